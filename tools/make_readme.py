@@ -20,7 +20,9 @@ def _output_text(out):
     if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
         return ""  # progress-bar widgets
     if out.get("output_type") == "stream":
-        return _text(out.get("text", ""))
+        # terminal output: CRLF line ends; a bare CR redraws a progress line, keep what was drawn last
+        text = _text(out.get("text", "")).replace("\r\n", "\n")
+        return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
     data = out.get("data", {})
     return _text(data["text/plain"]) if "text/plain" in data and "image/png" not in data else ""
 
