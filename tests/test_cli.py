@@ -105,6 +105,6 @@ def test_concurrent_prepare_is_safe(tmp_path, offline_env):
     paths = {o[0].strip() for o in outs}
     assert len(paths) == 1
     entries = os.listdir(tmp_path / "cache" / "assets")
-    assert entries == ["tiny-cogvideox-v1"], entries
+    assert entries == [ASSETS["tiny-cogvideox"].cache_key], entries
     from diffusers import CogVideoXPipeline
     CogVideoXPipeline.from_pretrained(paths.pop())   # complete and loadable
