@@ -37,7 +37,11 @@ def run(path, flags, only, out):
 
     sys.path.insert(0, str(Path(path).resolve().parents[1]))
     shell = CaptureShell(path)
-    shell.run_all(nb, exc_stop=True, preproc=skip, verbose=True)
+    def show(cell):  # echo what the cell printed, so a remote log shows progress
+        for o in cell.get("outputs", []):
+            print("".join(o.get("text", "")) or "".join(o.get("data", {}).get("text/plain", "")), flush=True)
+
+    shell.run_all(nb, exc_stop=True, preproc=skip, postproc=show)
     write_nb(nb, out)
     print(f"ran {len(ran)} cells; wrote {out}")
 
