@@ -110,7 +110,53 @@ def _generate_cmd(args) -> int:
                           "cached": bool(v.meta.get("cached"))}), flush=True)
     return 0
 
-SUBCOMMANDS = [_assets_parser, _generate_parser]
+# %% ../nbs/90_cli.ipynb #810bb79c
+def _score_parser(sub):
+    p = sub.add_parser("score", help="score videos with a reward suite",
+                       description="Score mp4 files against the original prompt with a reward suite and print a table.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4)")
+    p.add_argument("--prompt", action="append", required=True,
+                   help="the original prompt: once for all videos, or once per video")
+    p.add_argument("--candidate", action="append", help="the prompt each video was rendered from (default: --prompt)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="one JSON object per video instead of a table")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write cached scores")
+    g = p.add_argument_group("paper suite checkpoints (hub ids, folders or files)")
+    g.add_argument("--videoscore", default="TIGER-Lab/VideoScore", help="VideoScore model (or TIGER-Lab/VideoScore-v1.1)")
+    g.add_argument("--clip", default="openai/clip-vit-large-patch14", help="CLIP ViT-L/14 for the aesthetic head")
+    g.add_argument("--aesthetic-head", help="sa_0_4_vit_l_14_linear.pth (default: downloaded from LAION's repository)")
+    g.add_argument("--mps", help="MPS overall state dict (.pt/.safetensors); required for --suite paper")
+    p.set_defaults(func=_score_cmd)
+
+def _per_video(vals, n, what):
+    if vals is None: return None
+    if len(vals) == 1: return vals * n
+    if len(vals) != n: raise PavError(f"got {len(vals)} {what}s for {n} videos: give one for all, or one per video")
+    return vals
+
+def _score_cmd(args) -> int:
+    from prompt_a_video.rewards import RewardSuite
+    from prompt_a_video.video import load_video
+    prompts = _per_video(args.prompt, len(args.videos), "--prompt")
+    cands = _per_video(args.candidate, len(args.videos), "--candidate")
+    videos = [load_video(v) for v in args.videos]
+    cache = not args.no_cache
+    if args.suite == "offline": suite = RewardSuite.offline(cache=cache)
+    else:
+        kw = {"aesthetic_head": args.aesthetic_head} if args.aesthetic_head else {}
+        suite = RewardSuite.paper(videoscore=args.videoscore, clip=args.clip, mps=args.mps, device=args.device,
+                                  cache=cache, **kw)
+    scores = suite(videos, prompts, cands)
+    rows = [{"video": v, **{d: (round(x, 4) if x == x else None) for d, x in s.raw.items()}, "failed": s.failed}
+            for v, s in zip(args.videos, scores)]
+    if args.json:
+        for r in rows: print(json.dumps(r))
+    else:
+        print(format_table([{k: ("nan" if v is None else v) for k, v in r.items()} for r in rows]))
+    return 0
+
+SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser]
 
 # %% ../nbs/90_cli.ipynb #3e44f653
 def build_parser() -> argparse.ArgumentParser:

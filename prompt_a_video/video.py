@@ -297,6 +297,7 @@ class VideoCache:
         v = load_video(p)
         side = p.with_suffix(".json")
         if side.is_file(): v.meta.update(json.loads(side.read_text()))
+        v.meta["key"] = key
         return v
 
     def put(self, key: str, video: Video, info: dict) -> Path:
@@ -414,7 +415,7 @@ class VideoGenerator:
             vids = self._render([prompts[i] for i in idx], [seeds[i] for i in idx], negative_prompt)
             secs = (time.perf_counter() - t0) / len(idx)
             for i, v in zip(idx, vids):
-                info = {**records[i], "seconds": round(secs, 3)}
+                info = {**records[i], "seconds": round(secs, 3), "key": keys[i]}
                 v.meta.update(info)
                 if self.cache:
                     self.cache.put(keys[i], v, info)
