@@ -301,10 +301,17 @@ class VideoCache:
         return v
 
     def put(self, key: str, video: Video, info: dict) -> Path:
-        "Store `video` under `key` with `info` in the sidecar; returns the mp4 path."
+        "Store `video` under `key` with `info` in the sidecar, and log the render; returns the mp4 path."
         p = self.path(key)
         atomic_write(p.with_suffix(".json"), json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
-        return save_video(video, p)
+        save_video(video, p)
+        with open(self.root / "renders.log", "a") as f: f.write(key + "\n")   # one line per render, for auditing
+        return p
+
+    def renders(self) -> list[str]:
+        "Keys of every video rendered into this cache, in order (a key twice means a video was rendered twice)."
+        f = self.root / "renders.log"
+        return f.read_text().split() if f.is_file() else []
 
 # %% ../nbs/10_video.ipynb #a6a6705f
 def _resolve_model_id(model_id: str) -> str:
@@ -366,7 +373,7 @@ class VideoGenerator:
         s = self.settings
         cls = getattr(diffusers, self.target.pipeline)
         src = _resolve_model_id(self.model_id)
-        try: return cls.from_pretrained(src, torch_dtype=pick_dtype(s.dtype))
+        try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
         except OSError as e:
             raise PavError(f"cannot load {self.target.pipeline} from {src!r}: {e}. "
                            "Check the model id, your network or HF_HUB_OFFLINE, or pass model_id=<local folder>") from None
@@ -382,6 +389,18 @@ class VideoGenerator:
         if getattr(tr, "is_cache_enabled", False): tr.disable_cache()   # a shared pipeline follows this generator
         if s.cache_hook != "none": tr.enable_cache(_cache_config(s.cache_hook, pipe))
         if s.compile: tr.compile()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
+        if getattr(self, "_tok", None) is None:
+            enc = self.target.text_encoders[0]
+            if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
+                self._tok = getattr(self._pipe, enc.tokenizer)
+            else:
+                from transformers import AutoTokenizer
+                try: self._tok = AutoTokenizer.from_pretrained(_resolve_model_id(self.model_id), subfolder=enc.tokenizer)
+                except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
+        return [len(self._tok(t).input_ids) for t in texts]
 
     def record(self, prompt: str, seed: int, negative_prompt: str | None) -> dict:
         "Everything that determines the pixels of one video (the cache key's content)."
