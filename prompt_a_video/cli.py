@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from . import __version__
 from .core import PavError, format_table
@@ -156,7 +157,59 @@ def _score_cmd(args) -> int:
         print(format_table([{k: ("nan" if v is None else v) for k, v in r.items()} for r in rows]))
     return 0
 
-SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser]
+# %% ../nbs/90_cli.ipynb #f51e3974
+def _evolve_parser(sub):
+    p = sub.add_parser("evolve", help="evolve prompts with an LLM operator, a target and a reward suite (resumable)",
+                       description="Reward-guided prompt evolution. Rerun the same command to resume; raise "
+                                   "--iterations to extend a finished run.")
+    p.add_argument("--prompts", required=True, help="a text file (one prompt per line), 'vbench' or 'vbench:DIMENSION'")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (run.sqlite, history.json, summary.json, plot)")
+    p.add_argument("--target", default="tiny", help="video target (default: tiny)")
+    p.add_argument("--operator", default="local", help="local | local:PATH | gpt-4o | http://host:port/v1#model")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper"])
+    p.add_argument("--mps", help="MPS state dict for --suite paper")
+    p.add_argument("--preset", default="paper", choices=["paper", "released_code", "tiny", "small_operator"],
+                   help="evolution settings preset (small_operator: prefilled one-rewrite calls, for SmolLM2-size operators)")
+    p.add_argument("--iterations", type=int, help="rounds after the original (preset: 8)")
+    p.add_argument("--candidates", type=int, help="new prompts per round (preset: 3)")
+    p.add_argument("--max-asks", type=int, help="operator calls per round to collect the candidates (preset: 3)")
+    p.add_argument("--limit", type=int, help="use only the first N prompts")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per operator request (OpenAI-compatible)")
+    p.set_defaults(func=_evolve_cmd)
+
+def _source_prompts(spec: str) -> list[str]:
+    if spec == "vbench" or spec.startswith("vbench:"):
+        from prompt_a_video.assets import vbench_prompts
+        return [p["prompt"] for p in vbench_prompts(spec.split(":", 1)[1] if ":" in spec else None)]
+    return read_prompt_file(spec)
+
+def _evolve_cmd(args) -> int:
+    from prompt_a_video.evolution import Evolution, EvolutionConfig
+    from prompt_a_video.llm import OpenAIChat, make_operator
+    from prompt_a_video.rewards import RewardSuite
+    from prompt_a_video.video import VideoGenerator
+    prompts = _source_prompts(args.prompts)[: args.limit]
+    over = {k: v for k, v in (("iterations", args.iterations), ("candidates", args.candidates),
+                              ("max_asks", args.max_asks)) if v is not None}
+    for k, v in over.items():
+        if v < 1: raise PavError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
+    cfg = EvolutionConfig.preset(args.preset, seed=args.seed, **over)
+    gen = VideoGenerator.from_target(args.target, device=args.device)
+    kw = {"timeout": args.timeout} if args.operator not in ("local",) and not args.operator.startswith("local:") else {}
+    op = make_operator(args.operator, **kw)
+    suite = (RewardSuite.offline() if args.suite == "offline" else
+             RewardSuite.paper(mps=args.mps, device=args.device))
+    evo = Evolution(gen, suite, op, cfg, run_dir=args.out)
+    s = evo.run(prompts)
+    evo.plot(Path(args.out) / "best_per_iteration.png")
+    print(format_table([{k: v for k, v in s.items() if not isinstance(v, (dict, list))}]))
+    if s["faults"]: print("faults: " + ", ".join(f"{k} {n}" for k, n in sorted(s["faults"].items())))
+    print(f"history: {Path(args.out) / 'history.json'}")
+    return 0
+
+SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser, _evolve_parser]
 
 # %% ../nbs/90_cli.ipynb #3e44f653
 def build_parser() -> argparse.ArgumentParser:

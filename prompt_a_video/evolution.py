@@ -42,6 +42,7 @@ class EvolutionConfig(Config):
     seed: int = 0                    # base of every derived seed (videos and operator calls)
     max_inflight: int = 4            # operator calls in flight while the GPU renders
     skip_digit_prompts: bool = False # released data: drop source prompts with 3 or more digits
+    prefill: bool = False            # start the operator's reply with "<PROMPT>" + original (for small local models)
 
     @register_preset
     def paper(cls): return cls()
@@ -49,6 +50,10 @@ class EvolutionConfig(Config):
     def released_code(cls): return cls(max_asks=1, keep_partial=False)
     @register_preset
     def tiny(cls): return cls(iterations=2, candidates=2, max_tokens=200, max_inflight=2)
+    @register_preset
+    def small_operator(cls):
+        "For small local operators (SmolLM2): one prefilled rewrite per call, so more asks per round."
+        return cls(iterations=2, candidates=2, max_asks=4, max_tokens=60, temperature=0.8, prefill=True, max_inflight=1)
 
 def ranking_weights(cfg: EvolutionConfig, dims: Sequence[str]) -> dict:
     "The weights `cfg` ranks with for a suite producing `dims`."
@@ -252,6 +257,7 @@ class Evolution:
         if len(got) >= n: return _Step("write", it, texts=got[:n])
         if asks < self.cfg.max_asks:
             msgs = operator_messages(self._history(sid), self.key, n, self.cfg)
+            if self.cfg.prefill: msgs.append({"role": "assistant", "content": f"<PROMPT>{prompt},"})
             return _Step("ask", it, asks, messages=msgs)
         if got and self.cfg.keep_partial: return _Step("write", it, texts=got)
         return _Step("stall", it)
@@ -279,7 +285,11 @@ class Evolution:
 
     def _ask(self, messages, seed) -> tuple[ChatReply | None, str | None, float]:
         t0 = time.perf_counter()
-        try: return self.op(messages, temperature=self.cfg.temperature, seed=seed, max_tokens=self.cfg.max_tokens), None, 0.0
+        kw = {"stop": ["</PROMPT>", "\n"]} if self.cfg.prefill else {}
+        try:
+            r = self.op(messages, temperature=self.cfg.temperature, seed=seed, max_tokens=self.cfg.max_tokens, **kw)
+            if self.cfg.prefill: r.text = messages[-1]["content"] + r.text      # store the whole tagged reply
+            return r, None, 0.0
         except ChatError as e: return None, e.kind, time.perf_counter() - t0
         except Exception as e: return None, f"error:{type(e).__name__}", time.perf_counter() - t0
 

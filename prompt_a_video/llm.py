@@ -83,14 +83,14 @@ class OpenAIChat:
     def __repr__(self): return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"   # no key
 
     def __call__(self, messages: list[dict], temperature: float | None = None, seed: int | None = None,
-                 max_tokens: int | None = None) -> ChatReply:
+                 max_tokens: int | None = None, stop: list[str] | None = None) -> ChatReply:
         import openai
         t0 = time.perf_counter()
         try:
             r = self._client.chat.completions.create(
                 model=self.model, messages=messages, seed=seed,
                 temperature=self.temperature if temperature is None else temperature,
-                max_tokens=max_tokens or self.max_tokens, extra_body=self.extra_body)
+                max_tokens=max_tokens or self.max_tokens, stop=stop, extra_body=self.extra_body)
         except openai.RateLimitError as e: raise ChatError("rate_limit", str(e)) from None
         except openai.APITimeoutError as e: raise ChatError("timeout", str(e)) from None
         except openai.APIConnectionError as e: raise ChatError("connection", str(e)) from None
@@ -167,14 +167,17 @@ class LocalChat:
     def __repr__(self): return f"LocalChat({self.model!r})"
 
     def __call__(self, messages: list[dict], temperature: float | None = None, seed: int | None = None,
-                 max_tokens: int | None = None) -> ChatReply:
+                 max_tokens: int | None = None, stop: list[str] | None = None) -> ChatReply:
         import torch
         t = self.temperature if temperature is None else temperature
         t0 = time.perf_counter()
-        enc = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        prefill = messages[-1]["role"] == "assistant"
+        enc = self.tok.apply_chat_template(messages, add_generation_prompt=not prefill, continue_final_message=prefill,
+                                           return_tensors="pt", return_dict=True)
         enc = {k: v.to(self.lm.device) for k, v in enc.items()}
         kw = dict(max_new_tokens=max_tokens or self.max_new_tokens, repetition_penalty=self.rep,
                   pad_token_id=self.tok.pad_token_id or self.tok.eos_token_id)
+        if stop: kw |= dict(stop_strings=list(stop), tokenizer=self.tok)
         kw |= dict(do_sample=True, temperature=t, top_p=self.top_p) if t > 0 else dict(do_sample=False)
         with self._lock, torch.inference_mode():
             if seed is not None: torch.manual_seed(seed)
