@@ -401,7 +401,7 @@ def _plot(self: Evolution, path: str | Path | None = None):
     import matplotlib.pyplot as plt
     ys = self.best_per_iteration()
     fig, ax = plt.subplots(figsize=(4.5, 2.6), dpi=80)
-    ax.plot(range(len(ys)), ys, marker="o")
+    ax.plot(range(len(ys)), ys, marker="o"); ax.set_xticks(range(len(ys)))
     ax.set_xlabel("iteration (0 = original prompt)"); ax.set_ylabel("best ranking score so far")
     ax.set_title(f"{self.gen.target.name} / {self.suite.name} suite", fontsize=9); ax.grid(alpha=0.3)
     fig.tight_layout()
