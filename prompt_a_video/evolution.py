@@ -424,8 +424,8 @@ def _export(self: Evolution, path: str | Path, sids=None) -> Path:
 Evolution.summary, Evolution.best_per_iteration, Evolution.plot, Evolution.export = _summary, _best_per_iteration, _plot, _export
 
 # %% ../nbs/31_evolution.ipynb #88267c32
-def rewrite_server(port: int = 0):
-    "A loopback operator for tests and demos: answers each request with tagged rewrites derived from it."
+def rewrite_server(port: int = 0, delay: float = 0.0):
+    "A loopback operator for tests and demos: answers each request (after `delay` s) with tagged rewrites derived from it."
     import hashlib
     from prompt_a_video.llm import serve_pattern
     looks = ["golden hour light", "soft overcast light", "low tracking shot", "slow dolly-in", "shallow depth of field",
@@ -437,5 +437,6 @@ def rewrite_server(port: int = 0):
         n = int(re.search(r"Write (\d+) new rewrites", user).group(1))
         h = int(hashlib.sha256(user.encode()).hexdigest(), 16)
         picks = [", ".join(looks[(h >> (8 * i + j)) % len(looks)] for j in range(3)) for i in range(n)]
+        time.sleep(delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}</PROMPT>" for i, p in enumerate(picks))
     return serve_pattern([answer])
