@@ -26,9 +26,11 @@ $(BIN)/.installed: settings.ini setup.py Makefile
 
 venv: $(BIN)/.installed
 
-## The main job on the embedded default (offline).
+## The main job on the embedded default (offline): prepare the assets, then refine a few VBench prompts
+## with the offline booster (SmolLM2).
 demo: venv
 	$(BIN)/pav assets --prepare
+	$(BIN)/pav refine --prompts vbench:subject_consistency --limit 3
 
 ## The whole test suite, as CI runs it.
 # Tests get their own asset cache, so a fresh clone also tests preparing every asset.

@@ -38,6 +38,15 @@ def _assets_cmd(args) -> int:
         print(format_table(rows, ["name", "status", "size", "path"]))
     return 0 if all(r["status"] in ("ready", "not prepared") for r in rows) else 1
 
+def _quiet_hf():
+    "Silence transformers' and diffusers' weight-loading progress bars (the CLI prints its own progress)."
+    from transformers.utils import logging as hl
+    hl.disable_progress_bar()
+    try:
+        from diffusers.utils import logging as dl
+        dl.disable_progress_bar()
+    except ImportError: pass
+
 def read_prompt_file(path: str) -> list[str]:
     "Prompts from a UTF-8 text file, one per line (blank lines skipped)."
     from pathlib import Path
@@ -85,6 +94,7 @@ def _slug(text: str, n: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:n].rstrip("-") or "video"
 
 def _generate_cmd(args) -> int:
+    _quiet_hf()
     import shutil
     from pathlib import Path
     from prompt_a_video.video import VideoGenerator, _validate_prompts, save_video
@@ -137,6 +147,7 @@ def _per_video(vals, n, what):
     return vals
 
 def _score_cmd(args) -> int:
+    _quiet_hf()
     from prompt_a_video.rewards import RewardSuite
     from prompt_a_video.video import load_video
     prompts = _per_video(args.prompt, len(args.videos), "--prompt")
@@ -186,6 +197,7 @@ def _source_prompts(spec: str) -> list[str]:
     return read_prompt_file(spec)
 
 def _evolve_cmd(args) -> int:
+    _quiet_hf()
     from prompt_a_video.evolution import Evolution, EvolutionConfig
     from prompt_a_video.llm import OpenAIChat, make_operator
     from prompt_a_video.rewards import RewardSuite
@@ -209,7 +221,56 @@ def _evolve_cmd(args) -> int:
     print(f"history: {Path(args.out) / 'history.json'}")
     return 0
 
-SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser, _evolve_parser]
+# %% ../nbs/90_cli.ipynb #cadb03eb
+def _refine_parser(sub):
+    p = sub.add_parser("refine", help="refine prompts with a prompt booster",
+                       description="Rewrite prompts into what a video model does best with.")
+    p.add_argument("prompts", nargs="*", metavar="PROMPT")
+    p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
+    p.add_argument("--prompts", dest="source", help="'vbench' or 'vbench:DIMENSION'")
+    p.add_argument("--limit", type=int, help="use only the first N prompts")
+    p.add_argument("--booster", default="smollm2", help="smollm2 (offline default) | released-cv | released-os | ADAPTER_DIR")
+    p.add_argument("--target", help="fit the output to this video target's text-encoder token budget")
+    p.add_argument("--n", type=int, default=1, help="refined versions per prompt (needs --temperature > 0 when above 1)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the booster's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--negative", choices=["fixed", "icl", "tuned"], help="also write a negative prompt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="one JSON object per prompt")
+    p.add_argument("--out", help="also write the JSON lines to this file")
+    p.set_defaults(func=_refine_cmd)
+
+def _refine_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.booster import PromptBooster, negative_prompts
+    from prompt_a_video.core import atomic_write
+    prompts = list(args.prompts) + (read_prompt_file(args.file) if args.file else []) + \
+        (_source_prompts(args.source) if args.source else [])
+    prompts = prompts[: args.limit] if args.limit else prompts
+    if not prompts: raise PavError("no prompts given: pass PROMPT arguments, --file FILE or --prompts vbench[:DIM]")
+    if args.n < 1: raise PavError(f"--n must be at least 1, got {args.n}")
+    if args.target:
+        from prompt_a_video.video import get_target
+        get_target(args.target)
+    if args.negative == "tuned" and args.booster in ("smollm2",):
+        raise PavError("--negative tuned needs --booster ADAPTER_DIR, a booster fine-tuned on negative prompts")
+    booster = PromptBooster.load(args.booster, device=args.device)
+    refined = booster.refine(prompts, n=args.n, target=args.target, temperature=args.temperature, seed=args.seed,
+                             progress=len(prompts) > 1)
+    negs = negative_prompts(prompts, args.negative, booster if args.negative != "fixed" else None) if args.negative else None
+    lines = []
+    for i, (p, r) in enumerate(zip(prompts, refined)):
+        row = {"prompt": p, "refined": r}
+        if negs: row["negative"] = negs[i]
+        lines.append(json.dumps(row, ensure_ascii=False))
+        if not args.json:
+            print(r[0] if args.n == 1 else "\n".join(f"[{k}] {x}" for k, x in enumerate(r)))
+            if negs: print(f"negative: {negs[i]}")
+    if args.json: print("\n".join(lines))
+    if args.out: atomic_write(args.out, "\n".join(lines) + "\n")
+    return 0
+
+SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser, _evolve_parser, _refine_parser]
 
 # %% ../nbs/90_cli.ipynb #3e44f653
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,63 @@
+"""`pav refine` end to end with the offline default booster (SmolLM2), in subprocesses."""
+import json
+import subprocess
+import time
+
+import pytest
+
+
+def pav(pav_bin, *args, env=None):
+    return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_refine_one_prompt_offline(pav_bin, offline_env):
+    t0 = time.time()
+    r = pav(pav_bin, "refine", "a corgi running on a beach", env=offline_env)
+    secs = time.time() - t0
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout.strip()
+    assert out.lower().startswith("a corgi running on a beach,") and len(out.split()) > 12
+    assert sum(c.isascii() for c in out) / len(out) > 0.95           # English
+    assert "Loading weights" not in r.stderr
+    assert secs < 120, secs
+
+
+def test_refine_file_json_out_negative_and_target(pav_bin, offline_env, tmp_path):
+    f = tmp_path / "p.txt"
+    f.write_text("a red kite over a hill\n\na cup of coffee on a table\n", encoding="utf-8")
+    out = tmp_path / "refined.jsonl"
+    r = pav(pav_bin, "refine", "--file", str(f), "--json", "--out", str(out), "--negative", "fixed", "--target", "tiny",
+            env=offline_env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [x["prompt"] for x in rows] == ["a red kite over a hill", "a cup of coffee on a table"]
+    assert all(x["refined"][0].lower().startswith(x["prompt"]) for x in rows)
+    assert all("low quality" in x["negative"] for x in rows)
+    assert [json.loads(l) for l in out.read_text().splitlines()] == rows
+    from prompt_a_video.video import VideoGenerator
+    count = VideoGenerator.from_target("tiny", cache=False).count_tokens
+    assert all(c <= 226 for c in count([x["refined"][0] for x in rows]))
+
+
+@pytest.mark.parametrize("case,message", [
+    ("blank", "prompt 0 is blank"),
+    ("missing", "does not exist"),
+    ("empty", "has no prompts"),
+    ("latin1", "not valid UTF-8"),
+    ("too_long", "is too long"),
+    ("booster", "unknown booster 'gpt-9'"),
+    ("target", "unknown target 'sora'"),
+    ("none", "no prompts given"),
+])
+def test_refine_bad_input(pav_bin, offline_env, tmp_path, case, message):
+    empty, latin = tmp_path / "empty.txt", tmp_path / "latin1.txt"
+    empty.write_text("\n \n")
+    latin.write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    out = tmp_path / "out.jsonl"
+    args = {"blank": ["   "], "missing": ["--file", str(tmp_path / "nope.txt")], "empty": ["--file", str(empty)],
+            "latin1": ["--file", str(latin)], "too_long": ["word " * 9000],
+            "booster": ["a cat", "--booster", "gpt-9"], "target": ["a cat", "--target", "sora"], "none": []}[case]
+    r = pav(pav_bin, "refine", *args, "--out", str(out), env=offline_env)
+    assert r.returncode == 1, (r.stdout, r.stderr[-2000:])
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
