@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from .core import PavError, pick_device, pick_dtype, seed_everything
 
 # %% auto #0
-__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'FIXED_NEGATIVE', 'booster_messages', 'BoosterPreset',
-           'clean_refined', 'fit_budget', 'PromptBooster', 'validate_negative', 'negative_prompts']
+__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'FIXED_NEGATIVE', 'REWRITE_INSTRUCTION',
+           'booster_messages', 'BoosterPreset', 'clean_refined', 'target_counter', 'fit_budget', 'PromptBooster',
+           'validate_negative', 'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster',
+           'load_booster']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -82,6 +85,13 @@ def _broken(t: str) -> bool:
     letters = [c for c in t if c.isalpha()]
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
 
+@lru_cache(maxsize=8)
+def target_counter(target: str):
+    "(token counter, token budget) of a video target's text encoder, with its real tokenizer."
+    from prompt_a_video.video import VideoGenerator
+    g = VideoGenerator.from_target(target, cache=False)
+    return g.count_tokens, g.target.token_budget
+
 def fit_budget(text: str, count_tokens, budget: int) -> str:
     "`text` cut at sentence (then word) boundaries so that `count_tokens([text])[0] <= budget`."
     if count_tokens([text])[0] <= budget: return text
@@ -104,7 +114,6 @@ class PromptBooster:
         self.model, self.tok, self.preset, self.name = model, tokenizer, preset, name
         self.tok.padding_side = "left"
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
-        self._counters = {}
 
     @classmethod
     def from_pretrained(cls, base: str, adapter: str | None = None, template: str = "paper", prefill: bool = False,
@@ -155,14 +164,6 @@ class PromptBooster:
                                              add_generation_prompt=not p.prefill, continue_final_message=p.prefill)
                 for x in prompts]
 
-    def _token_counter(self, target):
-        if target is None: return None
-        if target not in self._counters:
-            from prompt_a_video.video import VideoGenerator
-            g = VideoGenerator.from_target(target, cache=False)
-            self._counters[target] = (g.count_tokens, g.target.token_budget)
-        return self._counters[target]
-
     def _generate(self, texts: list[str], n: int, temperature: float, seed: int | None, max_new_tokens: int) -> list[list[str]]:
         import torch
         p = self.preset
@@ -196,7 +197,7 @@ class PromptBooster:
             if k + mnt > limit:
                 raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
                                f"{limit} including {mnt} new tokens; shorten it")
-        counter = self._token_counter(target)
+        counter = target_counter(target) if target else None
         out = []
         bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
         for s in range(0, len(prompts), batch_size):
@@ -271,3 +272,70 @@ def negative_prompts(prompts: str | Sequence[str], mode: str = "fixed", booster:
             out.append(FIXED_NEGATIVE)
         else: out.append(", ".join(good))
     return out
+
+# %% ../nbs/50_booster.ipynb #b4d1b0ad
+REWRITE_INSTRUCTION = ("Rewrite the user's prompt for a text-to-video model as one detailed, concrete description of "
+                       "the shot (subject, action, setting, lighting, camera, mood). Keep its meaning. Answer with the "
+                       "description only.")
+
+class IdentityBooster:
+    "The baseline that keeps the original prompt."
+    name = "identity"
+    def refine(self, prompts, n: int = 1, **kw) -> list[list[str]]:
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return [[p.strip()] * n for p in prompts]
+
+class ChatRewriteBooster:
+    "Zero-shot rewriting through a chat client (`OpenAIChat`, `LocalChat`): the GPT-4o / GLM-4 baseline."
+    def __init__(self, chat, instruction: str = REWRITE_INSTRUCTION):
+        self.chat, self.instruction, self.name = chat, instruction, f"llm-rewrite:{getattr(chat, 'model', '')}"
+    def refine(self, prompts, n: int = 1, target: str | None = None, temperature: float | None = None, seed: int | None = 0,
+               max_new_tokens: int = 256, **kw) -> list[list[str]]:
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        counter = target_counter(target) if target else None
+        out = []
+        for p in prompts:
+            res = []
+            for k in range(n):
+                msgs = [{"role": "system", "content": self.instruction}, {"role": "user", "content": p}]
+                r = clean_refined(self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens).text)
+                if _broken(r):
+                    warnings.warn(f"{self.name} gave an empty or broken rewrite for {p!r}; keeping the original")
+                    r = p
+                res.append(fit_budget(r, *counter) if counter else r)
+            out.append(res)
+        return out
+
+class PromptistBooster:
+    "microsoft/Promptist (GPT-2) used as its model card does."
+    name = "promptist"
+    def __init__(self, model, tokenizer): self.model, self.tok = model, tokenizer
+    @classmethod
+    def from_pretrained(cls, model_id: str = "microsoft/Promptist", tokenizer: str = "gpt2", device="auto"):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        try: m, t = AutoModelForCausalLM.from_pretrained(model_id), AutoTokenizer.from_pretrained(tokenizer)
+        except OSError as e: raise PavError(f"cannot load Promptist from {model_id!r} / {tokenizer!r}: {e}") from None
+        t.pad_token, t.padding_side = t.eos_token, "left"
+        return cls(m.to(pick_device(device)).eval(), t)
+    def refine(self, prompts, n: int = 1, max_new_tokens: int = 75, **kw) -> list[list[str]]:
+        import torch
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        out = []
+        for p in prompts:
+            enc = self.tok(p.strip() + " Rephrase:", return_tensors="pt").to(self.model.device)
+            eos = self.tok.eos_token_id
+            with torch.inference_mode():
+                g = self.model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, num_beams=max(8, n),
+                                        num_return_sequences=n, eos_token_id=eos, pad_token_id=eos, length_penalty=-1.0)
+            texts = self.tok.batch_decode(g[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            out.append([t.strip() or p for t in texts])
+        return out
+
+def load_booster(name: str = "smollm2", device="auto"):
+    "Any booster by name: a `PromptBooster` preset or adapter folder, 'identity', 'promptist', or 'llm-rewrite:OPERATOR'."
+    if name == "identity": return IdentityBooster()
+    if name == "promptist": return PromptistBooster.from_pretrained(device=device)
+    if name.startswith("llm-rewrite:"):
+        from prompt_a_video.llm import make_operator
+        return ChatRewriteBooster(make_operator(name.split(":", 1)[1]))
+    return PromptBooster.load(name, device=device)

@@ -229,7 +229,8 @@ def _refine_parser(sub):
     p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
     p.add_argument("--prompts", dest="source", help="'vbench' or 'vbench:DIMENSION'")
     p.add_argument("--limit", type=int, help="use only the first N prompts")
-    p.add_argument("--booster", default="smollm2", help="smollm2 (offline default) | released-cv | released-os | ADAPTER_DIR")
+    p.add_argument("--booster", default="smollm2",
+                   help="smollm2 (offline default) | released-cv | released-os | ADAPTER_DIR | identity | promptist | llm-rewrite:OPERATOR")
     p.add_argument("--target", help="fit the output to this video target's text-encoder token budget")
     p.add_argument("--n", type=int, default=1, help="refined versions per prompt (needs --temperature > 0 when above 1)")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the booster's)")
@@ -242,7 +243,7 @@ def _refine_parser(sub):
 
 def _refine_cmd(args) -> int:
     _quiet_hf()
-    from prompt_a_video.booster import PromptBooster, negative_prompts
+    from prompt_a_video.booster import PromptBooster, load_booster, negative_prompts
     from prompt_a_video.core import atomic_write
     prompts = list(args.prompts) + (read_prompt_file(args.file) if args.file else []) + \
         (_source_prompts(args.source) if args.source else [])
@@ -254,10 +255,11 @@ def _refine_cmd(args) -> int:
         get_target(args.target)
     if args.negative == "tuned" and args.booster in ("smollm2",):
         raise PavError("--negative tuned needs --booster ADAPTER_DIR, a booster fine-tuned on negative prompts")
-    booster = PromptBooster.load(args.booster, device=args.device)
+    booster = load_booster(args.booster, device=args.device)
     refined = booster.refine(prompts, n=args.n, target=args.target, temperature=args.temperature, seed=args.seed,
                              progress=len(prompts) > 1)
-    negs = negative_prompts(prompts, args.negative, booster if args.negative != "fixed" else None) if args.negative else None
+    neg_booster = booster if isinstance(booster, PromptBooster) and args.negative != "fixed" else None
+    negs = negative_prompts(prompts, args.negative, neg_booster) if args.negative else None
     lines = []
     for i, (p, r) in enumerate(zip(prompts, refined)):
         row = {"prompt": p, "refined": r}
