@@ -1,7 +1,7 @@
 """Booster generation speed: Llama-3-8B + LoRA (random weights), 600-token instruction + 128 new tokens.
 
 Variants, one process, same inputs: the released code's loop (PEFT adapter unmerged, plain `generate`),
-the adapter merged into the weights, and merged + static KV cache + torch.compile. Batch 1 and 64.
+the adapter merged into the weights, and merged + static KV cache (which generate compiles). Batch 1 and 64.
 Reports new tokens/s, prompts/s, the speed-up over the released loop at the same batch, and the share
 of the memory-bandwidth floor (weights read once per decoding step, at the copy bandwidth measured
 in the same run). Needs a CUDA GPU.
@@ -82,9 +82,9 @@ def main():
     run("released loop (adapter unmerged)", model)
     merged = model.merge_and_unload().eval()
     run("adapter merged", merged)
-    if not a.no_compile:
-        merged.forward = torch.compile(merged.forward, mode="reduce-overhead", fullgraph=True)
-        run("merged + static cache + compile", merged, cache_implementation="static")
+    if not a.no_compile:        # with a static cache, transformers' generate compiles the decoding step itself
+        try: run("merged + static cache (compiled)", merged, cache_implementation="static")
+        except Exception as e: print(f"static cache + compile failed: {type(e).__name__}: {str(e)[:300]}")
     for r in rows:
         ref = next(x for x in rows if x["batch"] == r["batch"])
         r["speed-up"] = round(r["new tokens/s"] / ref["new tokens/s"], 2)
