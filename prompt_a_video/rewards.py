@@ -108,7 +108,9 @@ class RewardSuite:
         if self.cache_root:
             for i, k in enumerate(keys):
                 f = self.cache_root / k[:2] / f"{k}.json"
-                if f.is_file(): out[i] = Scores(json.loads(f.read_text())); self.stats["cache_hits"] += 1
+                if f.is_file():   # JSON has no NaN: a failed dimension is stored as null
+                    out[i] = Scores({d: (math.nan if x is None else x) for d, x in json.loads(f.read_text()).items()})
+                    self.stats["cache_hits"] += 1
         todo = [i for i, s in enumerate(out) if s is None]
         if todo:
             merged = [dict() for _ in todo]
@@ -118,10 +120,10 @@ class RewardSuite:
             for i, m in zip(todo, merged):
                 out[i] = Scores({d: m[d] for d in self.dims})
                 self.stats["scored"] += 1
-                if self.cache_root:   # JSON has no NaN: failed scores are stored as null and read back as NaN
+                if self.cache_root:
                     atomic_write(self.cache_root / keys[i][:2] / f"{keys[i]}.json",
                                  json.dumps({d: (None if not math.isfinite(x) else x) for d, x in m.items() if d in self.dims}))
-        return [Scores({d: (math.nan if x is None else x) for d, x in s.items()}) if not isinstance(s, Scores) else s for s in out]
+        return out
 
 # %% ../nbs/20_rewards.ipynb #cd478b25
 OFFLINE_DIMENSIONS = ("NIQE", "MOTION", "TEMPORAL", "TEXT", "FIDELITY")
