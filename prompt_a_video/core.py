@@ -11,7 +11,10 @@ import math
 import os
 import random
 import shutil
+import signal
 import tempfile
+import time
+import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +22,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 # %% auto #0
-__all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PavError', 'Dimension', 'register_dimension',
-           'Scores', 'weighted_score', 'evolution_score', 'dpo_score', 'rank', 'Config', 'register_preset',
-           'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write', 'seed_everything', 'derive_seed', 'pick_device',
-           'pick_dtype', 'format_table', 'human_size']
+__all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
+           'register_dimension', 'Scores', 'weighted_score', 'evolution_score', 'dpo_score', 'rank', 'Config',
+           'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write', 'kill_point',
+           'settle_pending', 'atomic_group', 'seed_everything', 'derive_seed', 'pick_device', 'pick_dtype',
+           'format_table', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -212,6 +216,54 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+# %% ../nbs/00_core.ipynb #1528ca5a
+_KILL_HITS: dict[str, int] = {}
+
+def kill_point(name: str):
+    "Test hook: die by SIGKILL here when `$PAV_KILL_AT` is `name` or `name:N` (at the N-th visit)."
+    spec = os.environ.get("PAV_KILL_AT")
+    if not spec: return
+    want, _, n = spec.partition(":")
+    if want != name: return
+    _KILL_HITS[name] = _KILL_HITS.get(name, 0) + 1
+    if _KILL_HITS[name] >= int(n or 1): os.kill(os.getpid(), signal.SIGKILL)
+
+# %% ../nbs/00_core.ipynb #36cb1d16
+PENDING = ".pending"
+
+def settle_pending(root: str | Path, on_move: Callable[[str], None] | None = None) -> list[str]:
+    "Move the files of every committed group under `root/.pending` into place; returns their paths relative to `root`."
+    root, moved = Path(root), []
+    pend = root / PENDING
+    if not pend.is_dir(): return moved
+    for group in sorted(pend.iterdir()):
+        if group.name.startswith("."):                   # an uncommitted group: still being written, or abandoned
+            if time.time() - group.stat().st_mtime > 86400: shutil.rmtree(group, ignore_errors=True)
+            continue
+        files = sorted((f for f in group.rglob("*") if f.is_file()), key=lambda f: (str(f.with_suffix("")), f.suffix != ".json"))
+        for i, f in enumerate(files):
+            rel = str(f.relative_to(group))
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            try: os.replace(f, root / rel)
+            except FileNotFoundError: continue            # another process settled it first
+            moved.append(rel)
+            if on_move: on_move(rel)
+            if i == len(files) // 2 - 1: kill_point("mid_batch")     # halfway through the group
+        shutil.rmtree(group, ignore_errors=True)
+    return moved
+
+@contextmanager
+def atomic_group(root: str | Path, on_move: Callable[[str], None] | None = None) -> Iterator[Callable[[str], Path]]:
+    "Yield `place(rel) -> Path`, where to write each file of a group; on exit all of them land under `root` at once."
+    root = Path(root)
+    with atomic_dir(root / PENDING / uuid.uuid4().hex) as tmp:
+        def place(rel: str) -> Path:
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            return p
+        yield place
+    settle_pending(root, on_move)            # json sidecars land before the files they describe
 
 # %% ../nbs/00_core.ipynb #154fc4e0
 def seed_everything(seed: int) -> int:

@@ -20,12 +20,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .core import PavError, Config, register_preset, atomic_write, cache_dir, pick_device, pick_dtype
+from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
+                                 cache_dir, pick_device, pick_dtype)
 
 # %% auto #0
-__all__ = ['TARGETS', 'CACHE_HOOKS', 'ARCHITECTURES', 'Video', 'save_video', 'load_video', 'sample_indices', 'TextEncoder',
-           'Target', 'get_target', 'GenerationSettings', 'VideoCache', 'VideoGenerator', 'random_pipeline',
-           'benchmark_generation']
+__all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'ARCHITECTURES', 'Video', 'save_video',
+           'load_video', 'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings', 'VideoCache',
+           'VideoGenerator', 'random_pipeline', 'benchmark_generation']
 
 # %% ../nbs/10_video.ipynb #3e46e2ac
 def _check_frames(frames) -> np.ndarray:
@@ -90,15 +91,30 @@ def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
             for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")): out.mux(pkt)
         for pkt in st.encode(): out.mux(pkt)
 
+def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
+    import av
+    from fractions import Fraction
+    with av.open(str(path), mode="w", format="matroska") as out:
+        st = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
+        st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
+        for f in frames:
+            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")): out.mux(pkt)
+        for pkt in st.encode(): out.mux(pkt)
+
+VIDEO_FORMATS = {".mp4": "H.264, lossy, plays everywhere", ".mkv": "FFV1, lossless: decodes to the exact frames"}
+
 def save_video(video: Video, path: str | Path, crf: int = 12) -> Path:
-    "Write `video` to `path` as mp4, atomically; returns the path."
+    "Write `video` to `path` (.mp4 lossy H.264, .mkv lossless FFV1), atomically; returns the path."
     path = Path(path)
-    if path.suffix.lower() != ".mp4": raise PavError(f"videos are saved as .mp4; got {path.name!r}")
+    ext = path.suffix.lower()
+    if ext not in VIDEO_FORMATS:
+        raise PavError(f"videos are saved as .mp4 (to watch) or .mkv (lossless); got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=ext, dir=path.parent)
     os.close(fd)
     try:
-        _write_mp4(video.frames, video.fps, Path(tmp), crf)
+        if ext == ".mp4": _write_mp4(video.frames, video.fps, Path(tmp), crf)
+        else: _write_ffv1(video.frames, video.fps, Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
@@ -188,6 +204,8 @@ class Target:
     negative_prompt: bool = True  # the pipeline accepts a negative prompt
     call_kwargs: dict = field(default_factory=dict)
     notes: str = ""
+    settings: dict = field(default_factory=dict)   # named settings: name -> GenerationSettings fields
+    default_setting: str | None = None            # the named setting used when none is asked for
 
     @property
     def token_budget(self) -> int:
@@ -196,11 +214,23 @@ class Target:
 
 _T5_226 = (TextEncoder("T5-XXL", "tokenizer", 226),)
 
+# Named settings of the CogVideoX targets. `paper`: what the released Prompt-A-Video CogVideoX data
+# were rendered with (the SAT inference config of the released code: 9 latent frames = 33 frames,
+# 50 DPM++ steps, dynamic CFG at scale 6, empty negative prompt with its embedding zeroed, bf16,
+# 480x720, 8 fps). `model-card`: the diffusers model card's call (49 frames, the checkpoint's own
+# scheduler, fixed CFG 6, the T5 encoding of an empty negative prompt).
+COGVIDEOX_SETTINGS = {
+    "paper": dict(num_frames=33, height=480, width=720, steps=50, guidance=6.0, fps=8, scheduler="dpm",
+                  dynamic_cfg=True, zero_uncond=True),
+    "model-card": dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
+}
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("cogvideox-2b", "THUDM/CogVideoX-2b", "CogVideoXPipeline", 49, 480, 720, 50, 6.0, 8, "fp16", _T5_226,
-           frame_rule=(8, 1), max_frames=49, notes="the paper's CogVideoX target"),
+           frame_rule=(8, 1), max_frames=49, settings=COGVIDEOX_SETTINGS, default_setting="model-card"),
     Target("cogvideox-5b", "THUDM/CogVideoX-5b", "CogVideoXPipeline", 49, 480, 720, 50, 6.0, 8, "bf16", _T5_226,
-           frame_rule=(8, 1), max_frames=49),
+           frame_rule=(8, 1), max_frames=49, settings=COGVIDEOX_SETTINGS, default_setting="paper",
+           notes="the released Prompt-A-Video CogVideoX data were rendered with this model"),
     Target("ltx-video", "Lightricks/LTX-Video", "LTXPipeline", 161, 480, 704, 50, 3.0, 24, "bf16",
            (TextEncoder("T5-XXL", "tokenizer", 128),), size_multiple=32, frame_rule=(8, 1)),
     Target("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline", 81, 480, 832, 50, 5.0, 16, "bf16",
@@ -210,7 +240,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            size_multiple=16, frame_rule=(4, 1), negative_prompt=False,
            notes="guidance is embedded (distilled): true CFG and negative prompts are off"),
     Target("tiny", "asset:tiny-cogvideox", "CogVideoXPipeline", 9, 64, 64, 4, 6.0, 8, "fp32", _T5_226,
-           frame_rule=(8, 1), notes="tiny random CogVideoX for tests; offline"),
+           frame_rule=(8, 1), notes="tiny random CogVideoX for tests; offline",
+           settings={"paper": {k: COGVIDEOX_SETTINGS["paper"][k] for k in ("scheduler", "dynamic_cfg", "zero_uncond")},
+                     "model-card": {}}, default_setting="model-card"),
 ]}
 
 def get_target(name: str) -> Target:
@@ -241,17 +273,26 @@ class GenerationSettings(Config):
     vae_slicing: bool = False
     cache_hook: str = "none"         # diffusers transformer cache: none, fbc (first block), pab, faster
     compile: bool = False            # torch.compile the transformer
+    setting: str | None = None       # a named setting of the target ('paper', 'model-card'); None: its default
+    scheduler: str | None = None     # 'dpm' or 'ddim' (CogVideoX schedulers, trailing spacing); None: the checkpoint's
+    dynamic_cfg: bool | None = None  # CogVideoX's dynamic classifier-free guidance (the released code's sampler)
+    zero_uncond: bool | None = None  # guide against a zeroed text embedding, as the released code does, not an encoded ""
 
     @register_preset
-    def paper(cls): return cls(target="cogvideox-2b")
+    def paper(cls): return cls(target="cogvideox-5b", setting="paper")
     @register_preset
     def tiny(cls): return cls(target="tiny")
 
     def resolved(self) -> "GenerationSettings":
         "A copy with every `None` filled from the target, checked against the target's rules."
         t = get_target(self.target)
-        r = self.replace(**{k: getattr(t, k) for k in ("num_frames", "height", "width", "steps", "guidance", "fps")
-                            if getattr(self, k) is None})
+        name = self.setting or t.default_setting
+        if name is not None and name not in t.settings:
+            raise PavError(f"target {t.name!r} has no setting {name!r}; choose one of {sorted(t.settings) or 'none'}")
+        named = t.settings.get(name, {})
+        base = {k: getattr(t, k) for k in ("num_frames", "height", "width", "steps", "guidance", "fps")}
+        base |= {"scheduler": None, "dynamic_cfg": False, "zero_uncond": False} | named
+        r = self.replace(setting=name, **{k: v for k, v in base.items() if getattr(self, k) is None})
         if r.dtype in (None, "auto"):
             r = r.replace(dtype=t.dtype if pick_device(r.device).type == "cuda" else "fp32")
         _check_settings(t, r)
@@ -272,22 +313,27 @@ def _check_settings(t: Target, s: GenerationSettings):
     if s.steps < 1: raise PavError(f"steps must be at least 1, got {s.steps}")
     if s.batch_size < 1: raise PavError(f"batch_size must be at least 1, got {s.batch_size}")
     if s.cache_hook not in CACHE_HOOKS: raise PavError(f"unknown cache_hook {s.cache_hook!r}; choose one of {list(CACHE_HOOKS)}")
+    if s.scheduler is not None and s.scheduler not in SCHEDULERS: raise PavError(f"unknown scheduler {s.scheduler!r}; choose one of {sorted(SCHEDULERS)} or None")
     pick_dtype(s.dtype)
 
+SCHEDULERS = {"dpm": "CogVideoXDPMScheduler", "ddim": "CogVideoXDDIMScheduler"}
+
 # %% ../nbs/10_video.ipynb #9ecf8ac7
-_PIXEL_FIELDS = ("model_id", "num_frames", "height", "width", "steps", "guidance", "fps", "dtype", "vae_tiling", "cache_hook")
+_PIXEL_FIELDS = ("model_id", "num_frames", "height", "width", "steps", "guidance", "fps", "dtype", "vae_tiling", "cache_hook",
+                 "scheduler", "dynamic_cfg", "zero_uncond")
 
 class VideoCache:
-    "Content-addressed store of generated videos: mp4 + JSON sidecar per key."
+    "Content-addressed store of generated videos: a lossless mkv + JSON sidecar per key."
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else cache_dir("videos", create=False)
+        self.recovered = settle_pending(self.root, on_move=self._logged) if self.root.is_dir() else []
 
     @staticmethod
     def key(record: dict) -> str:
         "SHA-256 of the canonical JSON of `record`."
         return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
-    def path(self, key: str) -> Path: return self.root / key[:2] / f"{key}.mp4"
+    def path(self, key: str) -> Path: return self.root / key[:2] / f"{key}.mkv"
     def __contains__(self, key: str) -> bool: return self.path(key).is_file()
 
     def get(self, key: str) -> Video | None:
@@ -300,13 +346,21 @@ class VideoCache:
         v.meta["key"] = key
         return v
 
+    def _logged(self, rel: str):
+        if rel.endswith(".mkv"):                      # one line per video that landed, for auditing
+            with open(self.root / "renders.log", "a") as f: f.write(Path(rel).stem + "\n")
+
+    def put_batch(self, items: Sequence[tuple[str, Video, dict]]) -> list[Path]:
+        "Store (key, video, info) items as one unit: a kill leaves all of them or none; returns the paths."
+        with atomic_group(self.root, on_move=self._logged) as place:
+            for key, video, info in items:
+                place(f"{key[:2]}/{key}.json").write_text(json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
+                save_video(video, place(f"{key[:2]}/{key}.mkv"))
+        return [self.path(k) for k, _, _ in items]
+
     def put(self, key: str, video: Video, info: dict) -> Path:
-        "Store `video` under `key` with `info` in the sidecar, and log the render; returns the mp4 path."
-        p = self.path(key)
-        atomic_write(p.with_suffix(".json"), json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
-        save_video(video, p)
-        with open(self.root / "renders.log", "a") as f: f.write(key + "\n")   # one line per render, for auditing
-        return p
+        "Store one video under `key` with `info` in the sidecar; returns its path."
+        return self.put_batch([(key, video, info)])[0]
 
     def renders(self) -> list[str]:
         "Keys of every video rendered into this cache, in order (a key twice means a video was rendered twice)."
@@ -385,6 +439,8 @@ class VideoGenerator:
         else: pipe.to(self.device)
         if s.vae_tiling: pipe.vae.enable_tiling()
         if s.vae_slicing: pipe.vae.enable_slicing()
+        if not hasattr(pipe, "_pav_own_scheduler"): pipe._pav_own_scheduler = pipe.scheduler   # the checkpoint's
+        pipe.scheduler = pipe._pav_own_scheduler if s.scheduler is None else _scheduler(s.scheduler, pipe._pav_own_scheduler)
         tr = pipe.transformer
         if getattr(tr, "is_cache_enabled", False): tr.disable_cache()   # a shared pipeline follows this generator
         if s.cache_hook != "none": tr.enable_cache(_cache_config(s.cache_hook, pipe))
@@ -402,45 +458,48 @@ class VideoGenerator:
                 except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
         return [len(self._tok(t).input_ids) for t in texts]
 
-    def record(self, prompt: str, seed: int, negative_prompt: str | None) -> dict:
-        "Everything that determines the pixels of one video (the cache key's content)."
+    def record(self, prompt: str, seed: int, negative_prompt: str | None, batch: Sequence | None = None) -> dict:
+        "Everything that determines the pixels of one video (the cache key's content), its batch of (prompt, seed) included."
         s = self.settings
-        return {"target": self.target.name, **{k: getattr(s, k) for k in _PIXEL_FIELDS if k != "model_id"},
-                "model_id": self.model_id, "device": self.device.type, "prompt": prompt,
-                "negative_prompt": negative_prompt, "seed": seed, "call_kwargs": self.target.call_kwargs}
+        r = {"target": self.target.name, **{k: getattr(s, k) for k in _PIXEL_FIELDS if k != "model_id"},
+             "model_id": self.model_id, "device": self.device.type, "prompt": prompt,
+             "negative_prompt": negative_prompt, "seed": seed, "call_kwargs": self.target.call_kwargs}
+        if batch is not None and len(batch) > 1: r["batch"] = [[p, int(sd)] for p, sd in batch]
+        return r
 
     def generate(self, prompts: str | Sequence[str], seeds: int | Sequence[int] | None = None,
                  negative_prompt: str | None = None, progress: bool = True) -> list[Video]:
         "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
         prompts, seeds = _validate_prompts(prompts, seeds, negative_prompt, self.target)
         if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
-        records = [self.record(p, sd, negative_prompt) for p, sd in zip(prompts, seeds)]
+        bs = self.settings.batch_size
+        batches = [list(range(j, min(j + bs, len(prompts)))) for j in range(0, len(prompts), bs)]
+        records = [None] * len(prompts)
+        for b in batches:
+            for i in b: records[i] = self.record(prompts[i], seeds[i], negative_prompt, [(prompts[j], seeds[j]) for j in b])
         keys = [VideoCache.key(r) for r in records]
         out: list[Video | None] = [None] * len(prompts)
-        todo = []
         for i, k in enumerate(keys):
             hit = self.cache.get(k) if self.cache else None
             if hit is not None:
                 hit.meta["cached"] = True
                 out[i] = hit; self.stats["cache_hits"] += 1
-            else: todo.append(i)
-        bs = self.settings.batch_size
+        todo = [b for b in batches if any(out[i] is None for i in b)]
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), desc=f"rendering ({self.target.name})", unit="video",
+        bar = tqdm(total=sum(len(b) for b in todo), desc=f"rendering ({self.target.name})", unit="video",
                    disable=None if progress else True, leave=False)
-        for j in range(0, len(todo), bs):
-            idx = todo[j:j + bs]
+        for idx in todo:          # a batch is rendered whole, so its pixels match the keys of all its members
             t0 = time.perf_counter()
             vids = self._render([prompts[i] for i in idx], [seeds[i] for i in idx], negative_prompt)
             secs = (time.perf_counter() - t0) / len(idx)
+            new = []
             for i, v in zip(idx, vids):
+                if out[i] is not None: continue
                 info = {**records[i], "seconds": round(secs, 3), "key": keys[i]}
-                v.meta.update(info)
-                if self.cache:
-                    self.cache.put(keys[i], v, info)
-                    v = self.cache.get(keys[i])
-                v.meta["cached"] = False
-                out[i] = v
+                v.meta.update(info, cached=False)
+                new.append((keys[i], v, info)); out[i] = v
+            if self.cache:
+                for (k, v, _), p in zip(new, self.cache.put_batch(new)): v.meta["path"] = str(p)
             bar.update(len(idx))
         bar.close()
         return out
@@ -452,10 +511,18 @@ class VideoGenerator:
         kw = dict(prompt=prompts, num_frames=s.num_frames, height=s.height, width=s.width,
                   num_inference_steps=s.steps, guidance_scale=s.guidance, output_type="np",
                   generator=[torch.Generator("cpu").manual_seed(sd) for sd in seeds], **t.call_kwargs)
+        params = _call_params(pipe)
         if negative_prompt is not None: kw["negative_prompt"] = [negative_prompt] * len(prompts)
-        if "max_sequence_length" in _call_params(pipe): kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
+        if "max_sequence_length" in params: kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
+        if s.dynamic_cfg:
+            if "use_dynamic_cfg" not in params: raise PavError(f"{t.pipeline} has no dynamic CFG: set dynamic_cfg=False")
+            kw["use_dynamic_cfg"] = True
+        if "callback_on_step_end" in params and os.environ.get("PAV_KILL_AT", "").startswith("mid_render"):
+            kw["callback_on_step_end"] = lambda _p, i, _t, tensors: (kill_point("mid_render"), tensors)[1]
         kw = {k: v for k, v in kw.items() if v is not None}
         with torch.inference_mode():
+            if s.zero_uncond and negative_prompt is None and s.guidance > 1:
+                kw |= _zero_uncond_embeds(pipe, kw.pop("prompt"), kw.get("max_sequence_length", t.token_budget))
             frames = pipe(**kw).frames
         self.stats["pipeline_calls"] += 1
         self.stats["videos_rendered"] += len(prompts)
@@ -464,6 +531,19 @@ class VideoGenerator:
             raise PavError(f"{t.name} produced NaN/inf pixels in {s.dtype}; this is usually a half-precision "
                            "overflow: try dtype='bf16' (or 'fp32'), or check the checkpoint")
         return [Video.from_array(f, fps=s.fps) for f in frames]
+
+def _scheduler(name: str, own):
+    "Scheduler `name` ('dpm' or 'ddim') built from the checkpoint's scheduler config, with trailing timestep spacing."
+    import diffusers
+    return getattr(diffusers, SCHEDULERS[name]).from_config(own.config, timestep_spacing="trailing")
+
+def _zero_uncond_embeds(pipe, prompts: list[str], max_len: int) -> dict:
+    "Prompt embeddings and an all-zero negative embedding: the released code's unconditional branch."
+    import torch
+    if not hasattr(pipe, "encode_prompt"): raise PavError(f"{type(pipe).__name__} cannot take zeroed negative embeddings")
+    pe, _ = pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=max_len,
+                               device=pipe._execution_device)
+    return {"prompt_embeds": pe, "negative_prompt_embeds": torch.zeros_like(pe)}
 
 def _call_params(pipe) -> set[str]:
     import inspect
