@@ -237,7 +237,9 @@ def tiny_cogvideox_dir() -> Path:
     return _built("tiny-cogvideox-v2", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
 
 # %% ../nbs/01_assets.ipynb #da9bd4c1
-def _build_tiny_clip(out: Path):
+def _build_tiny_clip(out: Path,                  # folder to write
+                     eos_token_id: int | None = None  # text config's `eos_token_id` (default: the tokenizer's, 49407)
+                    ):
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
     tok = CLIPTokenizer.from_pretrained(clip_tokenizer_dir())
@@ -245,7 +247,8 @@ def _build_tiny_clip(out: Path):
     cfg = CLIPConfig(
         text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
                          num_attention_heads=4, max_position_embeddings=77, bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
+                         eos_token_id=tok.eos_token_id if eos_token_id is None else eos_token_id,
+                         pad_token_id=tok.pad_token_id),
         vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
                            num_hidden_layers=2, num_attention_heads=4),
         projection_dim=16)
@@ -253,8 +256,12 @@ def _build_tiny_clip(out: Path):
     proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=proc, tokenizer=tok).save_pretrained(out)
 
-def tiny_clip_dir() -> Path:
+def tiny_clip_dir(legacy_eos: bool = False  # the variant whose text config has the legacy `eos_token_id=2`
+                 ) -> Path:
     "Folder of a tiny random CLIP model with the real CLIP tokenizer and an image processor."
+    if legacy_eos:
+        return _built("tiny-clip-eos2-v1", lambda out: _build_tiny_clip(out, eos_token_id=2),
+                      "the tiny CLIP model (legacy eos_token_id 2)")
     return _built("tiny-clip-v1", _build_tiny_clip, "the tiny CLIP model")
 
 # %% ../nbs/01_assets.ipynb #590f1271
@@ -278,6 +285,8 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("tiny-lm", "tiny random Llama + BPE tokenizer + chat template", tiny_lm_dir, VBENCH_REQ, "vbench", "tiny-lm-v1"),
     Asset("tiny-cogvideox", "tiny random CogVideoX pipeline", tiny_cogvideox_dir, VBENCH_REQ, "vbench", "tiny-cogvideox-v2"),
     Asset("tiny-clip", "tiny random CLIP with the real tokenizer", tiny_clip_dir, OPEN_CLIP_REQ, "open_clip", "tiny-clip-v1"),
+    Asset("tiny-clip-eos2", "the tiny CLIP with the legacy text eos_token_id 2", lambda: tiny_clip_dir(legacy_eos=True),
+          OPEN_CLIP_REQ, "open_clip", "tiny-clip-eos2-v1"),
 ]}
 
 def _size(p: Path) -> int:

@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 # %% auto #0
 __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
-           'register_dimension', 'Scores', 'weighted_score', 'evolution_score', 'dpo_score', 'rank', 'Config',
-           'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write', 'kill_point',
-           'settle_pending', 'atomic_group', 'seed_everything', 'derive_seed', 'pick_device', 'pick_dtype',
-           'format_table', 'human_size']
+           'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
+           'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
+           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'derive_seed', 'pick_device',
+           'pick_dtype', 'format_table', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -96,6 +96,15 @@ class Scores(Mapping):
     def __repr__(self):
         return "Scores(" + ", ".join(f"{k}={v:.3f}" for k, v in self._raw.items()) + ")"
     def to_dict(self) -> dict[str, float]: return self.raw
+
+# %% ../nbs/00_core.ipynb #e32a1c47
+def scores_to_json(s: Mapping[str, float]) -> dict:
+    "A JSON-safe dict of scores: NaN and infinities become None."
+    return {d: (float(v) if v is not None and math.isfinite(v) else None) for d, v in dict(s).items()}
+
+def scores_from_json(d: Mapping[str, float | None]) -> Scores:
+    "`Scores` from a dict written by `scores_to_json` (None back to NaN)."
+    return Scores({k: (math.nan if v is None else v) for k, v in d.items()})
 
 # %% ../nbs/00_core.ipynb #3e55e412
 EVOLUTION_WEIGHTS = {"VQ": 1.0, "TC": 1.0, "FC": 1.0, "TVA": 1.0, "DD": 0.5, "AES": 1.0, "MPS": 1.0}

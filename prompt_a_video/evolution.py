@@ -16,16 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score,
-                                 EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, format_table, atomic_write)
+from fastcore.basics import patch
+
+from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point,
+                                 scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS,
+                                 format_table, atomic_write)
 from .llm import ChatError, ChatReply
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'OPERATOR_INSTRUCTION', 'EvolutionConfig', 'ranking_weights', 'format_history', 'operator_messages',
-           'parse_candidates', 'RunStore', 'Evolution', 'rewrite_server']
+__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'RELEASED_DIMENSION_NAMES', 'OPERATOR_INSTRUCTION', 'MIN_WORDS',
+           'EvolutionConfig', 'ranking_weights', 'keep_source', 'dimension_legend', 'format_history',
+           'operator_messages', 'parse_candidates', 'RunStore', 'Step', 'parsed_prompts', 'next_step', 'Evolution']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
+PARSERS = ("robust", "released")
+HISTORY_FORMATS = ("package", "released")
 
 @dataclass
 class EvolutionConfig(Config):
@@ -37,23 +43,31 @@ class EvolutionConfig(Config):
     weights: dict | None = None      # ranking weights on normalised scores; None: by the suite's dimensions
     max_asks: int = 3                # operator calls per round to collect `candidates` valid prompts
     keep_partial: bool = True        # go on with fewer candidates when asks run out (released code: stop)
-    temperature: float = 1.0
-    max_tokens: int = 1024
+    temperature: float = 1.0         # operator sampling temperature
+    max_tokens: int = 1024           # longest operator reply, in tokens
     seed: int = 0                    # base of every derived seed (videos and operator calls)
     max_inflight: int = 4            # operator calls in flight while the GPU renders
-    skip_digit_prompts: bool = False # released data: drop source prompts with 3 or more digits
+    skip_digit_prompts: bool = True  # drop source prompts with 3 or more digits (the released data did)
     prefill: bool = False            # start the operator's reply with "<PROMPT>" + original (for small local models)
+    parser: str = "robust"           # 'robust' (keeps every usable prompt) or 'released' (the released regex, exactly n)
+    history_format: str = "package"  # the operator's user turn: 'package' or 'released' (the released line format)
 
     @register_preset
     def paper(cls): return cls()
     @register_preset
-    def released_code(cls): return cls(max_asks=1, keep_partial=False)
+    def released_code(cls): return cls(max_asks=1, keep_partial=False, parser="released", history_format="released")
     @register_preset
     def tiny(cls): return cls(iterations=2, candidates=2, max_tokens=200, max_inflight=2)
     @register_preset
     def small_operator(cls):
         "For small local operators (SmolLM2): one prefilled rewrite per call, so more asks per round."
         return cls(iterations=2, candidates=2, max_asks=4, max_tokens=60, temperature=0.8, prefill=True, max_inflight=1)
+
+    def __post_init__(self):
+        for k, ok in (("parser", PARSERS), ("history_format", HISTORY_FORMATS)):
+            if getattr(self, k) not in ok: raise PavError(f"unknown {k} {getattr(self, k)!r}; choose one of {list(ok)}")
+        for k in ("iterations", "candidates", "max_asks", "max_inflight"):
+            if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
 
 def ranking_weights(cfg: EvolutionConfig, dims: Sequence[str]) -> dict:
     "The weights `cfg` ranks with for a suite producing `dims`."
@@ -65,7 +79,16 @@ def ranking_weights(cfg: EvolutionConfig, dims: Sequence[str]) -> dict:
     if missing: raise PavError(f"ranking weights name dimensions {missing} that the suite does not produce ({list(dims)})")
     return dict(w)
 
+def keep_source(prompt: str, cfg: EvolutionConfig) -> bool:
+    "Whether `prompt` is evolved under `cfg` (the released data dropped prompts with 3 or more digits)."
+    return not (cfg.skip_digit_prompts and len(re.findall(r"\d", prompt)) >= 3)
+
 # %% ../nbs/31_evolution.ipynb #d08c067c
+# The names the released operator prompt gives the seven score abbreviations (gpt4o_pipe.py).
+RELEASED_DIMENSION_NAMES = {"VQ": "Visual Quality", "TC": "Temporal Consistency", "DD": "Dynamic Degree",
+                            "TVA": "Text Video Alignment", "FC": "Factual Consistency", "AES": "Aesthetic score",
+                            "MPS": "Image quality"}
+
 OPERATOR_INSTRUCTION = """You write prompts for a text-to-video model. Given a user's prompt and earlier rewrites of it, each with the scores its video received, you write better rewrites.
 
 A good rewrite keeps exactly what the user asked for and makes it concrete and visual: the subject and its appearance, what it does, the setting, the lighting, the camera angle and movement, the depth of field and the overall mood. It describes one continuous shot. It contains no text, captions or logos in the frame.
@@ -74,81 +97,149 @@ Examples of good rewrites:
 - "A golden retriever puppy bounds across a sunlit meadow of tall grass, ears flopping, tongue out. Low camera tracking beside it, shallow depth of field, warm late-afternoon light, soft bokeh of wildflowers, joyful and lively mood, no text."
 - "An old fisherman in a yellow raincoat mends a net on a wooden pier at dawn. Static medium shot, mist over calm grey water, cool soft light, fine detail on his weathered hands, quiet and contemplative atmosphere, no text."
 
+The prompts are numbered; index 0 is the user's initial prompt, the others are earlier rewrites. Each is followed by the scores of its video:
+{legend}
+
 Rules:
 - Study which rewrites scored highest and combine their strengths.
 - Keep the original meaning and subject; do not add new main characters.
 - Do not change the scene partway or chain many actions: video models render one scene with one action best.
 - Write in English, at most six sentences each.
-- Answer with exactly {n} new rewrites, each inside <PROMPT></PROMPT> tags, and nothing else."""
+- Answer with exactly {n} new rewrite(s), each inside <PROMPT></PROMPT> tags, and nothing else."""
 
-def format_history(history: list[tuple[str, Scores]], key: Callable[[Scores], float], show_all: int = 4,
-                   top: int = 3) -> str:
-    "The numbered list of prompts and scores shown to the operator (original first)."
+def dimension_legend(dims: Sequence[str]) -> str:
+    "One line per score abbreviation saying what it measures (the released names for the paper's seven)."
+    out = []
+    for d in dims:
+        name = RELEASED_DIMENSION_NAMES.get(d) or (DIMENSIONS[d].title if d in DIMENSIONS else d)
+        worse = d in DIMENSIONS and not DIMENSIONS[d].higher_is_better
+        out.append(f"- {d}: {name} ({'lower' if worse else 'higher'} is better)")
+    return "\n".join(out)
+
+def _shown(history, key, show_all, top) -> list[int]:
+    "Indices of the history shown: all while there are at most `show_all`, then 0 and the `top` best."
     idx = list(range(len(history)))
-    if len(history) > show_all:
-        ranked = sorted(idx[1:], key=lambda i: key(history[i][1]), reverse=True)
-        idx = [0] + ranked[:top]
-    lower = [d for d in history[0][1] if d in DIMENSIONS and not DIMENSIONS[d].higher_is_better]
-    lines = []
-    for k, i in enumerate(idx):
-        text, s = history[i]
-        sc = ", ".join(f"{d}: {v:.2f}" for d, v in s.normalised.items())
-        lines.append(f"{k}. {text} (scores: {sc})")
-    note = f" Lower is better for {', '.join(lower)}." if lower else ""
-    return "\n".join(lines), note
+    if len(history) <= show_all: return idx
+    return [0] + sorted(idx[1:], key=lambda i: key(history[i][1]), reverse=True)[:top]
 
-def operator_messages(history: list[tuple[str, Scores]], key, n: int, cfg: EvolutionConfig) -> list[dict]:
+def _released_scores(s: Scores) -> str:
+    n = s.normalised
+    vs = ", ".join(f"{d}:{round(n[d], 2)}" for d in ("VQ", "TC", "DD", "TVA", "FC"))
+    return f"score, {vs}, AES: {round(n['AES'], 2)}, MPS: {round(n['MPS'], 2)}"
+
+def format_history(history: list[tuple[str, Scores]], # (prompt, scores) pairs, the original first
+                   key: Callable[[Scores], float],    # ranking score used to pick the top prompts
+                   show_all: int = 4,                 # show every prompt while there are at most this many
+                   top: int = 3,                      # then the original plus this many best
+                   style: str = "package"             # 'package' or 'released' line format
+                   ) -> str:
+    "The numbered list of prompts and scores shown to the operator (original first)."
+    lines = []
+    for k, i in enumerate(_shown(history, key, show_all, top)):
+        text, s = history[i]
+        if style == "released": lines.append(f"{k}. {text} ({_released_scores(s)})")
+        else: lines.append(f"{k}. {text} (scores: " + ", ".join(f"{d}: {v:.2f}" for d, v in s.normalised.items()) + ")")
+    return "\n".join(lines)
+
+def operator_messages(history: list[tuple[str, Scores]], # (prompt, scores) pairs, the original first
+                      key: Callable[[Scores], float],    # ranking score
+                      n: int,                            # how many new prompts to ask for
+                      cfg: EvolutionConfig               # history rule and format
+                      ) -> list[dict]:
     "Chat messages for one operator call."
-    listing, note = format_history(history, key, cfg.history_all, cfg.history_top)
-    user = (f"Original prompt (0) and rewrites so far, with the scores of their videos (higher is better).{note}\n\n"
-            f"{listing}\n\nWrite {n} new rewrites of prompt 0, each inside <PROMPT></PROMPT>.")
-    return [{"role": "system", "content": OPERATOR_INSTRUCTION.format(n=n)}, {"role": "user", "content": user}]
+    listing = format_history(history, key, cfg.history_all, cfg.history_top, cfg.history_format)
+    system = OPERATOR_INSTRUCTION.format(n=n, legend=dimension_legend(list(history[0][1])))
+    if cfg.history_format == "released": user = listing
+    else: user = (f"Original prompt (0) and rewrites so far, with the scores of their videos.\n\n"
+                  f"{listing}\n\nWrite {n} new rewrite(s) of prompt 0, each inside <PROMPT></PROMPT>.")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 # %% ../nbs/31_evolution.ipynb #322542a2
-_TAG = re.compile(r"<\s*prompt\s*>(.*?)(?=<\s*/\s*prompt\s*>|<\s*prompt\s*>|\Z)", re.I | re.S)
+_TAGS = re.compile(r"<\s*(/?)\s*prompt\s*>", re.I)
+_MARKUP = re.compile(r"</?\s*[A-Za-z][\w-]*(?:\s[^<>]*)?>")
 _NUMBERING = re.compile(r"^\s*(?:(?:prompt|rewrite)\s*)?(?:\d+\s*[.):-]|[-*•])\s*", re.I)
+_RELEASED_TAG = re.compile(r"<PROMPT>(.*?)</PROMPT>")        # the released code's, verbatim: case-sensitive, no DOTALL
+MIN_WORDS = 3
 
 def _norm(t: str) -> str: return re.sub(r"\W+", " ", t.lower()).strip()
 
-def _is_english(t: str) -> bool:
-    letters = [c for c in t if c.isalpha()]
-    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) >= 0.9
+_EN = set("a an the of in on at with and through to its his her their from by over under into as is while".split())
+_OTHER = set("el la los las un una por del en y con le les des du et une dans sur der die das und ein eine mit auf "
+             "il lo gli di che per da em os".split()) - _EN
 
-def parse_candidates(reply: str, n: int = 3, seen: Sequence[str] = (), token_budget: int | None = None,
-                     count_tokens: Callable[[list[str]], list[int]] | None = None, explain: bool = False):
-    "Up to `n` valid prompts from an operator reply (with `explain`: also a Counter of why others were dropped)."
-    why = Counter()
+def _is_english(t: str) -> bool:
+    "Latin script, and no more function words of Spanish, French, German, Italian or Portuguese than of English."
+    letters = [c for c in t if c.isalpha()]
+    if not letters or sum(c.isascii() for c in letters) / len(letters) < 0.9: return False
+    words = re.findall(r"[a-z']+", t.lower())
+    return sum(w in _OTHER for w in words) <= sum(w in _EN for w in words)
+
+def _tagged(reply: str) -> list[tuple[str, str]]:
+    "(text, how) for each piece opened by a tag: how is 'closed', 'reopened' (next tag opens) or 'end' (reply ends)."
+    out, start = [], None
+    for m in _TAGS.finditer(reply):
+        if start is not None:
+            out.append((reply[start:m.start()], "closed" if m.group(1) else "reopened"))
+            start = None
+        elif m.group(1): out.append((None, "stray"))      # a closing tag with nothing open
+        if not m.group(1): start = m.end()
+    if start is not None: out.append((reply[start:], "end"))
+    return out
+
+def _clean(raw: str) -> str:
+    return re.sub(r"\s+", " ", _NUMBERING.sub("", raw.strip())).strip().strip('"“”\'').strip()
+
+def parse_candidates(reply: str,                      # the operator's reply text
+                     n: int = 3,                      # how many prompts were asked for
+                     seen: Sequence[str] = (),        # prompts already in the history (repeats are dropped)
+                     token_budget: int | None = None, # the target's text-encoder budget
+                     count_tokens: Callable[[list[str]], list[int]] | None = None, # the target's real tokenizer
+                     explain: bool = False,           # also return a Counter of why others were dropped
+                     mode: str = "robust"             # 'robust' or 'released'
+                     ):
+    "Up to `n` valid prompts from an operator reply (with `explain`: and the reasons for what was dropped)."
+    why, out = Counter(), []
+    done = lambda: (out, +why) if explain else out
     if not isinstance(reply, str) or not reply.strip():
         why["empty"] += 1
-        return ([], why) if explain else []
-    found = [m.group(1) for m in _TAG.finditer(reply)]
-    if not found: why["no_tags"] += 1
+        return done()
+    if mode == "released":
+        found = _RELEASED_TAG.findall(reply)
+        if len(found) == n: out = found
+        else: why["no_tags" if not found else "not_exactly_n"] += 1
+        return done()
+    pieces = _tagged(reply)
     seen_n = {_norm(s) for s in seen}
-    out = []
-    for raw in found:
-        t = re.sub(r"\s+", " ", _NUMBERING.sub("", raw.strip())).strip().strip('"“”\'').strip()
-        if not t: why["blank"] += 1; continue
-        if _norm(t) in seen_n: why["repeat"] += 1; continue
-        if not _is_english(t): why["not_english"] += 1; continue
-        out.append(t); seen_n.add(_norm(t))
+    if not any(how != "stray" for _, how in pieces): why["no_tags"] += 1
+    for raw, how in pieces:
+        if how == "stray": why["stray_tag"] += 1; continue
+        t = _clean(raw)
+        if not t: why["blank"] += 1
+        elif how == "end" and not re.search(r"[.!?][\"'”)]*$", t): why["truncated"] += 1
+        elif _MARKUP.search(t) or "<" in t or ">" in t: why["markup"] += 1
+        elif len(re.findall(r"\w+", t)) < MIN_WORDS: why["too_short"] += 1
+        elif _norm(t) in seen_n: why["repeat"] += 1
+        elif not _is_english(t): why["not_english"] += 1
+        else: out.append(t); seen_n.add(_norm(t))
     if token_budget and out:
         counts = count_tokens(out) if count_tokens else [math.ceil(len(t.split()) * 1.5) for t in out]
         keep = [t for t, c in zip(out, counts) if c <= token_budget]
         why["too_long"] += len(out) - len(keep); out = keep
     if len(out) > n: why["extra"] += len(out) - n; out = out[:n]
     if len(out) < n: why["too_few"] += 1
-    return (out, +why) if explain else out
+    return done()
 
-# %% ../nbs/31_evolution.ipynb #709466c6
+# %% ../nbs/31_evolution.ipynb #8a5dc70d
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS sources(id INTEGER PRIMARY KEY, prompt TEXT UNIQUE, status TEXT DEFAULT 'active');
 CREATE TABLE IF NOT EXISTS llm_calls(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, ask INTEGER,
     seed INTEGER, request TEXT, reply TEXT, error TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-    cost REAL, seconds REAL, created REAL, UNIQUE(source_id, iteration, ask));
+    cost REAL, seconds REAL, created REAL, parsed TEXT, UNIQUE(source_id, iteration, ask));
 CREATE TABLE IF NOT EXISTS candidates(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, idx INTEGER,
     text TEXT, seed INTEGER, video_key TEXT, video_path TEXT, scores TEXT, score REAL, failed INTEGER,
-    rendered INTEGER, render_seconds REAL, score_seconds REAL, created REAL, UNIQUE(source_id, iteration, idx));
+    rendered INTEGER, render_seconds REAL, score_seconds REAL, created REAL, scored_at REAL,
+    UNIQUE(source_id, iteration, idx));
 CREATE TABLE IF NOT EXISTS faults(kind TEXT PRIMARY KEY, n INTEGER);
 """
 
@@ -162,36 +253,155 @@ class RunStore:
         self.db.executescript(_SCHEMA)
         self.db.row_factory = sqlite3.Row
 
-    def q(self, sql, *args): return self.db.execute(sql, args).fetchall()
-    def x(self, sql, *args):
+    def _q(self, sql, *args): return self.db.execute(sql, args).fetchall()
+    def _x(self, sql, *args):
         with self.db: return self.db.execute(sql, args)
-
-    def get_meta(self, key, default=None):
-        r = self.q("SELECT value FROM meta WHERE key=?", key)
-        return json.loads(r[0][0]) if r else default
-    def set_meta(self, key, value): self.x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
-
-    def source_id(self, prompt: str) -> int:
-        self.x("INSERT OR IGNORE INTO sources(prompt) VALUES (?)", prompt)
-        return self.q("SELECT id FROM sources WHERE prompt=?", prompt)[0][0]
-    def add_fault(self, kind: str, n: int = 1):
-        if n: self.x("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", kind, n, n)
-    def faults(self) -> Counter: return Counter({r["kind"]: r["n"] for r in self.q("SELECT * FROM faults")})
     def close(self): self.db.close()
 
-# %% ../nbs/31_evolution.ipynb #8a5dc70d
-@dataclass
-class _Step:
-    kind: str                       # "render", "ask", "write", "done"
-    iteration: int = 0
-    ask: int = 0
-    messages: list | None = None
-    texts: list | None = None
+# %% ../nbs/31_evolution.ipynb #6cc2535f
+@patch
+def get_meta(self: RunStore, key: str, default=None):
+    "The JSON value stored under `key`, or `default`."
+    r = self._q("SELECT value FROM meta WHERE key=?", key)
+    return json.loads(r[0][0]) if r else default
 
+@patch
+def set_meta(self: RunStore, key: str, value): self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
+
+@patch
+def source_id(self: RunStore, prompt: str) -> int:
+    "The id of source prompt `prompt`, added if new."
+    self._x("INSERT OR IGNORE INTO sources(prompt) VALUES (?)", prompt)
+    return self._q("SELECT id FROM sources WHERE prompt=?", prompt)[0][0]
+
+@patch
+def source_ids(self: RunStore) -> list[int]: return [r[0] for r in self._q("SELECT id FROM sources ORDER BY id")]
+
+@patch
+def status(self: RunStore, sid: int) -> str: return self._q("SELECT status FROM sources WHERE id=?", sid)[0][0]
+
+@patch
+def set_status(self: RunStore, sid: int, status: str): self._x("UPDATE sources SET status=? WHERE id=?", status, sid)
+
+# %% ../nbs/31_evolution.ipynb #25c04cc9
+@patch
+def candidates(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
+    "Candidates of source `sid` (of iteration `it` only, if given), in order."
+    if it is None: rows = self._q("SELECT * FROM candidates WHERE source_id=? ORDER BY iteration, idx", sid)
+    else: rows = self._q("SELECT * FROM candidates WHERE source_id=? AND iteration=? ORDER BY idx", sid, it)
+    return [dict(r) for r in rows]
+
+@patch
+def add_candidates(self: RunStore, sid: int, it: int, texts: Sequence[str], seeds: Sequence[int]):
+    "Write round `it` of source `sid` (once: a second write of the same round changes nothing)."
+    with self.db:
+        for i, (t, sd) in enumerate(zip(texts, seeds)):
+            self.db.execute("INSERT OR IGNORE INTO candidates(source_id, iteration, idx, text, seed, created) "
+                            "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, time.time()))
+
+@patch
+def save_scores(self: RunStore, results: Sequence[dict]):
+    "Store the scores of several candidates in one transaction (keys: id, video_key, scores, score, failed, rendered, ...)."
+    cols = ("video_key", "video_path", "scores", "score", "failed", "rendered", "render_seconds", "score_seconds")
+    with self.db:
+        for r in results:
+            self.db.execute(f"UPDATE candidates SET {', '.join(c + '=?' for c in cols)}, scored_at=? WHERE id=?",
+                            (*[r.get(c) for c in cols], time.time(), r["id"]))
+
+# %% ../nbs/31_evolution.ipynb #53dbf06a
+@patch
+def calls(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
+    "Operator calls of source `sid` (of iteration `it` only, if given), in order."
+    if it is None: rows = self._q("SELECT * FROM llm_calls WHERE source_id=? ORDER BY iteration, ask", sid)
+    else: rows = self._q("SELECT * FROM llm_calls WHERE source_id=? AND iteration=? ORDER BY ask", sid, it)
+    return [dict(r) for r in rows]
+
+@patch
+def add_call(self: RunStore, call: dict, faults: Counter):
+    "Store one operator call (columns of `llm_calls`) and add `faults` to the counts, in one transaction."
+    with self.db:
+        cur = self.db.execute(f"INSERT OR IGNORE INTO llm_calls({', '.join(call)}) VALUES ({', '.join('?' * len(call))})",
+                              tuple(call.values()))
+        if cur.rowcount:                    # a call stored twice (cannot happen, but never count twice)
+            for k, n in faults.items():
+                if n: self.db.execute("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", (k, n, n))
+
+@patch
+def add_fault(self: RunStore, kind: str, n: int = 1):
+    if n: self._x("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", kind, n, n)
+
+@patch
+def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
+
+# %% ../nbs/31_evolution.ipynb #27858eff
+@patch
+def rounds_done(self: RunStore, sids: Sequence[int], iterations: int) -> int:
+    "Rounds finished over `sids` (a stalled source counts as finished), for the progress bar."
+    n = 0
+    for sid in sids:
+        rows = self._q("SELECT iteration, MIN(scores IS NOT NULL) AS ok FROM candidates WHERE source_id=? GROUP BY iteration", sid)
+        n += sum(r["ok"] for r in rows)
+        if self.status(sid) == "stalled": n += iterations + 1 - len(rows)
+    return n
+
+@patch
+def totals(self: RunStore, sids: Sequence[int] | None = None) -> dict:
+    "Counts and sums over the candidates and operator calls of `sids` (default: all sources)."
+    where = f"WHERE source_id IN ({','.join(str(int(s)) for s in sids)})" if sids else ""
+    c = self._q(f"SELECT COUNT(*) n, SUM(rendered) r, SUM(failed) f, SUM(render_seconds) rs, SUM(score_seconds) ss "
+                f"FROM candidates {where} {'AND' if where else 'WHERE'} scores IS NOT NULL")[0]
+    l = self._q(f"SELECT COUNT(*) n, SUM(error IS NOT NULL) e, SUM(prompt_tokens) pt, SUM(completion_tokens) ct, "
+                f"SUM(cost) cost FROM llm_calls {where}")[0]
+    srcs = self._q(f"SELECT status, COUNT(*) n FROM sources {where.replace('source_id', 'id')} GROUP BY status")
+    return {"sources": {r["status"]: r["n"] for r in srcs}, "candidates": c["n"], "videos_rendered": c["r"] or 0,
+            "videos_reused": (c["n"] or 0) - (c["r"] or 0), "failed_candidates": c["f"] or 0,
+            "llm_calls": l["n"], "llm_failed_calls": l["e"] or 0, "prompt_tokens": l["pt"] or 0,
+            "completion_tokens": l["ct"] or 0, "cost_usd": round(l["cost"] or 0.0, 4),
+            "render_seconds": round(c["rs"] or 0.0, 1), "score_seconds": round(c["ss"] or 0.0, 1)}
+
+# %% ../nbs/31_evolution.ipynb #7bc41e9e
+@dataclass
+class Step:
+    "What a source prompt needs next."
+    kind: str                        # 'write', 'render', 'ask', 'stall' or 'done'
+    iteration: int = 0               # the round it concerns
+    ask: int = 0                     # index of the operator call within the round ('ask')
+    n: int = 0                       # prompts to ask for ('ask')
+    texts: list | None = None        # prompts to store ('write')
+
+def parsed_prompts(calls: Sequence[dict]) -> list[str]:
+    "The prompts parsed from stored operator calls, in call order."
+    return [t for c in calls if c.get("parsed") for t in json.loads(c["parsed"])]
+
+def next_step(source: str,                  # the source prompt
+              cands: Sequence[dict],        # its stored candidates (iteration, text, scores)
+              calls: Sequence[dict],        # its stored operator calls (iteration, parsed)
+              status: str,                  # 'active' or 'stalled'
+              cfg: EvolutionConfig          # iterations, candidates, asks, keep_partial, prefill
+              ) -> Step:
+    "What the source prompt needs next, decided from what the store holds (no I/O)."
+    if not cands: return Step("write", 0, texts=[source])
+    pending = [c for c in cands if c["scores"] is None]
+    if pending: return Step("render", pending[0]["iteration"])
+    last = max(c["iteration"] for c in cands)
+    if status != "active" or last >= cfg.iterations: return Step("done", last)
+    it, n = last + 1, cfg.candidates
+    mine = [c for c in calls if c["iteration"] == it]
+    got = parsed_prompts(mine)
+    if len(got) >= n: return Step("write", it, texts=got[:n])
+    if len(mine) < cfg.max_asks: return Step("ask", it, ask=len(mine), n=1 if cfg.prefill else n - len(got))
+    if got and cfg.keep_partial: return Step("write", it, texts=got)
+    return Step("stall", it)
+
+# %% ../nbs/31_evolution.ipynb #f24fef6e
 class Evolution:
     "Reward-guided prompt evolution over `generator` (VideoGenerator), `suite` (RewardSuite) and `operator` (chat client)."
-    def __init__(self, generator, suite, operator, config: EvolutionConfig | None = None,
-                 run_dir: str | Path = "evolution-run"):
+    def __init__(self, generator,                       # a `VideoGenerator` (target and settings)
+                 suite,                                 # a `RewardSuite` scoring videos against the original prompt
+                 operator,                              # a chat client: `OpenAIChat`, `LocalChat`, or any callable alike
+                 config: EvolutionConfig | None = None, # defaults to `EvolutionConfig.paper()`
+                 run_dir: str | Path = "evolution-run"  # holds run.sqlite, history.json, summary.json
+                 ):
         self.gen, self.suite, self.op = generator, suite, operator
         self.cfg = config or EvolutionConfig.paper()
         self.weights = ranking_weights(self.cfg, suite.dims)
@@ -200,14 +410,11 @@ class Evolution:
         self._faults_seen = Counter()
         self._check_settings()
 
-    def key(self, s: Scores) -> float:
-        "The ranking score of a candidate (NaN when it failed)."
-        return weighted_score(s, self.weights, normalised=True)
-
     def _settings(self) -> dict:
         g = self.gen.settings
         return {"target": self.gen.target.name, "model_id": self.gen.model_id,
-                "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook")},
+                "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook",
+                                                          "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")},
                 "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
                 "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight")}}
 
@@ -219,185 +426,167 @@ class Evolution:
             raise PavError(f"{self.run_dir} holds a run with different settings ({', '.join(diff)}); "
                            "rerun with the original settings to resume, or use a new --out folder")
 
-    # --- state ---------------------------------------------------------------------------------
-    def _cands(self, sid, it=None):
-        if it is None: return self.store.q("SELECT * FROM candidates WHERE source_id=? ORDER BY iteration, idx", sid)
-        return self.store.q("SELECT * FROM candidates WHERE source_id=? AND iteration=? ORDER BY idx", sid, it)
+# %% ../nbs/31_evolution.ipynb #b7bca037
+@patch
+def key(self: Evolution, s: Scores) -> float:
+    "The ranking score of a candidate (NaN when it failed)."
+    return weighted_score(s, self.weights, normalised=True)
 
-    def _history(self, sid) -> list[tuple[str, Scores]]:
-        return [(r["text"], Scores(json.loads(r["scores"]))) for r in self._cands(sid)
-                if r["scores"] is not None and not r["failed"]]
+@patch
+def history(self: Evolution, sid: int) -> list[tuple[str, Scores]]:
+    "The scored, non-failed prompts of source `sid` with their scores, original first."
+    return [(r["text"], Scores(json.loads(r["scores"]))) for r in self.store.candidates(sid)
+            if r["scores"] is not None and not r["failed"]]
 
-    def _count_tokens(self, texts):
-        try: return self.gen.count_tokens(texts)
-        except PavError: return [math.ceil(len(t.split()) * 1.5) for t in texts]
+@patch
+def step(self: Evolution, sid: int, prompt: str) -> Step:
+    "What source `sid` needs next (see `next_step`)."
+    return next_step(prompt, self.store.candidates(sid), self.store.calls(sid), self.store.status(sid), self.cfg)
 
-    def _collect(self, sid, it) -> tuple[list[str], int]:
-        "Valid prompts parsed from round `it`'s stored replies, and how many asks it has used."
-        calls = self.store.q("SELECT * FROM llm_calls WHERE source_id=? AND iteration=? ORDER BY ask", sid, it)
-        seen = [r["text"] for r in self._cands(sid)]
-        got = []
-        for c in calls:
-            if c["reply"] is None: continue
-            got += parse_candidates(c["reply"], self.cfg.candidates - len(got), seen + got,
-                                    self.gen.target.token_budget, self._count_tokens)
-        return got, len(calls)
+@patch
+def write(self: Evolution, sid: int, prompt: str, step: Step):
+    "Store a round's prompts, each with its seed derived from (source, round, index)."
+    self.store.add_candidates(sid, step.iteration, step.texts,
+                              [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(step.texts))])
 
-    def _step(self, sid, prompt) -> _Step:
-        rows = self._cands(sid)
-        if not rows: return _Step("write", 0, texts=[prompt])
-        todo = [r for r in rows if r["scores"] is None]
-        if todo: return _Step("render", todo[0]["iteration"])
-        status = self.store.q("SELECT status FROM sources WHERE id=?", sid)[0][0]
-        last = max(r["iteration"] for r in rows)
-        if status != "active" or last >= self.cfg.iterations: return _Step("done", last)
-        it = last + 1
-        got, asks = self._collect(sid, it)
-        n = self.cfg.candidates
-        if len(got) >= n: return _Step("write", it, texts=got[:n])
-        if asks < self.cfg.max_asks:
-            msgs = operator_messages(self._history(sid), self.key, n, self.cfg)
-            if self.cfg.prefill: msgs.append({"role": "assistant", "content": f"<PROMPT>{prompt},"})
-            return _Step("ask", it, asks, messages=msgs)
-        if got and self.cfg.keep_partial: return _Step("write", it, texts=got)
-        return _Step("stall", it)
+# %% ../nbs/31_evolution.ipynb #54f6f350
+@patch
+def render_round(self: Evolution, sid: int, prompt: str, it: int):
+    "Render and score every candidate of round `it` of source `sid` against `prompt`, stored in one transaction."
+    rows = self.store.candidates(sid, it)
+    t0 = time.perf_counter()
+    videos = self.gen.generate([r["text"] for r in rows], [r["seed"] for r in rows], progress=False)
+    kill_point("after_render")
+    t1 = time.perf_counter()
+    scores = self.suite(videos, [prompt] * len(rows), [r["text"] for r in rows])
+    t2 = time.perf_counter()
+    self.store.save_scores([
+        {"id": r["id"], "video_key": v.meta.get("key"), "video_path": v.meta.get("path"),
+         "scores": json.dumps(scores_to_json(s)), "score": (k if math.isfinite(k := self.key(s)) else None),
+         "failed": int(s.failed), "rendered": int(not v.meta.get("cached", False)),
+         "render_seconds": (t1 - t0) / len(rows), "score_seconds": (t2 - t1) / len(rows)}
+        for r, v, s in zip(rows, videos, scores)])
+    kill_point("between_iterations")
 
-    # --- actions ------------------------------------------------------------------------------
-    def _write(self, sid, prompt, step: _Step):
-        for i, t in enumerate(step.texts):
-            self.store.x("INSERT OR IGNORE INTO candidates(source_id, iteration, idx, text, seed, created) VALUES (?,?,?,?,?,?)",
-                         sid, step.iteration, i, t, derive_seed(prompt, step.iteration, i, base=self.cfg.seed), time.time())
+# %% ../nbs/31_evolution.ipynb #3000c113
+@patch
+def messages(self: Evolution, sid: int, prompt: str, step: Step) -> list[dict]:
+    "The operator's chat for an 'ask' step (prefilled with the original prompt under `prefill`)."
+    msgs = operator_messages(self.history(sid), self.key, step.n, self.cfg)
+    if self.cfg.prefill: msgs.append({"role": "assistant", "content": f"<PROMPT>{prompt},"})
+    return msgs
 
-    def _render(self, sid, prompt, it):
-        rows = [r for r in self._cands(sid, it) if r["scores"] is None]
-        t0 = time.perf_counter()
-        videos = self.gen.generate([r["text"] for r in rows], [r["seed"] for r in rows], progress=False)
-        t1 = time.perf_counter()
-        scores = self.suite(videos, [prompt] * len(rows), [r["text"] for r in rows])
-        t2 = time.perf_counter()
-        for r, v, s in zip(rows, videos, scores):
-            k = self.key(s)
-            self.store.x("UPDATE candidates SET video_key=?, video_path=?, scores=?, score=?, failed=?, rendered=?, "
-                         "render_seconds=?, score_seconds=? WHERE id=?", v.meta.get("key"), v.meta.get("path"),
-                         json.dumps({d: (x if math.isfinite(x) else None) for d, x in s.raw.items()}),
-                         k if math.isfinite(k) else None, int(s.failed), int(not v.meta.get("cached", False)),
-                         (t1 - t0) / len(rows), (t2 - t1) / len(rows), r["id"])
+@patch
+def ask(self: Evolution, messages: list[dict], seed: int) -> tuple[ChatReply | None, str | None, float]:
+    "One operator call: (reply, None, 0) or, for a transport or API fault, (None, fault kind, seconds)."
+    t0 = time.perf_counter()
+    kw = {"stop": ["</PROMPT>", "\n"]} if self.cfg.prefill else {}
+    try: r = self.op(messages, temperature=self.cfg.temperature, seed=seed, max_tokens=self.cfg.max_tokens, **kw)
+    except ChatError as e: return None, e.kind, time.perf_counter() - t0
+    kill_point("operator_call")                     # the reply is here but not yet stored
+    if self.cfg.prefill: r.text = messages[-1]["content"] + r.text + "</PROMPT>"   # store the whole tagged reply
+    return r, None, 0.0
 
-    def _ask(self, messages, seed) -> tuple[ChatReply | None, str | None, float]:
-        t0 = time.perf_counter()
-        kw = {"stop": ["</PROMPT>", "\n"]} if self.cfg.prefill else {}
-        try:
-            r = self.op(messages, temperature=self.cfg.temperature, seed=seed, max_tokens=self.cfg.max_tokens, **kw)
-            if self.cfg.prefill: r.text = messages[-1]["content"] + r.text      # store the whole tagged reply
-            return r, None, 0.0
-        except ChatError as e: return None, e.kind, time.perf_counter() - t0
-        except Exception as e: return None, f"error:{type(e).__name__}", time.perf_counter() - t0
+@patch
+def _count_tokens(self: Evolution, texts):
+    try: return self.gen.count_tokens(texts)
+    except PavError: return [math.ceil(len(t.split()) * 1.5) for t in texts]
 
-    def _record_ask(self, sid, step: _Step, seed, result):
-        reply, err, secs = result
-        self.store.x("INSERT OR IGNORE INTO llm_calls(source_id, iteration, ask, seed, request, reply, error, prompt_tokens, "
-                     "completion_tokens, cost, seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                     sid, step.iteration, step.ask, seed, json.dumps(step.messages), reply.text if reply else None, err,
-                     reply.prompt_tokens if reply else 0, reply.completion_tokens if reply else 0,
-                     reply.cost if reply else 0.0, reply.seconds if reply else secs, time.time())
-        if err: self.store.add_fault(err)
-        else:
-            _, why = parse_candidates(reply.text, self.cfg.candidates, explain=True)
-            for k, n in why.items():
-                if k in ("empty", "no_tags", "blank", "not_english", "too_few"): self.store.add_fault(f"reply_{k}", n)
-        now = Counter(getattr(self.op, "transport_faults", Counter()))
-        for k, n in (now - self._faults_seen).items(): self.store.add_fault(f"transport_{k}", n)
-        self._faults_seen = now
+@patch
+def record_reply(self: Evolution, sid: int, step: Step, seed: int, result: tuple, messages: list[dict] | None = None):
+    "Parse an operator reply once and store it with its prompts and fault counts."
+    reply, err, secs = result
+    faults, parsed = Counter(), None
+    if err: faults[err] += 1
+    else:
+        seen = [c["text"] for c in self.store.candidates(sid)] + parsed_prompts(self.store.calls(sid, step.iteration))
+        robust = self.cfg.parser == "robust"
+        parsed, why = parse_candidates(reply.text, step.n, seen, self.gen.target.token_budget if robust else None,
+                                       self._count_tokens, explain=True, mode=self.cfg.parser)
+        faults.update({f"reply_{k}": n for k, n in why.items()})
+    now = Counter(getattr(self.op, "transport_faults", Counter()))
+    faults.update({f"transport_{k}": n for k, n in (now - self._faults_seen).items()})
+    self._faults_seen = now
+    self.store.add_call({"source_id": sid, "iteration": step.iteration, "ask": step.ask, "seed": seed,
+                         "request": json.dumps(messages), "reply": reply.text if reply else None, "error": err,
+                         "prompt_tokens": reply.prompt_tokens if reply else 0,
+                         "completion_tokens": reply.completion_tokens if reply else 0,
+                         "cost": reply.cost if reply else 0.0, "seconds": reply.seconds if reply else secs,
+                         "created": time.time(), "parsed": None if parsed is None else json.dumps(parsed)}, faults)
 
-    # --- the loop -----------------------------------------------------------------------------
-    def run(self, prompts: Sequence[str], progress: bool = True) -> dict:
-        "Evolve every prompt (resuming what the store already holds); returns the run summary."
-        from tqdm.auto import tqdm
-        prompts = [p.strip() for p in prompts if isinstance(p, str) and p.strip()]
-        if self.cfg.skip_digit_prompts: prompts = [p for p in prompts if len(re.findall(r"\d", p)) < 3]
-        if not prompts: raise PavError("no source prompts to evolve")
-        t_start = time.perf_counter()
-        sids = {self.store.source_id(p): p for p in prompts}
-        total = len(sids) * (self.cfg.iterations + 1)
-        bar = tqdm(total=total, desc="evolving (prompts x iterations)", unit="round", disable=None if progress else True)
-        bar.update(self._rounds_done(sids))
-        inflight: dict = {}
-        pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.max_inflight))
-        try:
-            while True:
-                render = None
-                for sid, p in sids.items():
-                    if sid in {v[0] for v in inflight.values()}: continue
-                    st = self._step(sid, p)
-                    while st.kind == "write":
-                        self._write(sid, p, st); st = self._step(sid, p)
-                    if st.kind == "stall": self.store.x("UPDATE sources SET status='stalled' WHERE id=?", sid); bar.update(self.cfg.iterations + 1 - st.iteration)
-                    elif st.kind == "ask" and len(inflight) < self.cfg.max_inflight:
-                        seed = derive_seed(p, st.iteration, st.ask, "operator", base=self.cfg.seed)
-                        inflight[pool.submit(self._ask, st.messages, seed)] = (sid, st, seed)
-                    elif st.kind == "render" and render is None: render = (sid, p, st.iteration)
-                if render:
-                    self._render(*render); bar.update(1)
-                    continue
-                if not inflight: break
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for f in done:
-                    sid, st, seed = inflight.pop(f)
-                    self._record_ask(sid, st, seed, f.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for f, (sid, st, seed) in inflight.items():        # keep replies that arrived while stopping
-                if f.done() and not f.cancelled(): self._record_ask(sid, st, seed, f.result())
-            bar.close()
-        secs = time.perf_counter() - t_start
-        self.store.set_meta("seconds", (self.store.get_meta("seconds", 0.0) or 0.0) + secs)
-        s = self.summary(list(sids))
-        self.export(self.run_dir / "history.json", list(sids))
-        atomic_write(self.run_dir / "summary.json", json.dumps(s, indent=1))
-        return s
-
-    def _rounds_done(self, sids) -> int:
-        n = 0
-        for sid in sids:
-            rows = self.store.q("SELECT iteration, MIN(scores IS NOT NULL) AS ok FROM candidates WHERE source_id=? GROUP BY iteration", sid)
-            n += sum(r["ok"] for r in rows)
-            if self.store.q("SELECT status FROM sources WHERE id=?", sid)[0][0] == "stalled":
-                n += self.cfg.iterations + 1 - len(rows)
-        return n
+# %% ../nbs/31_evolution.ipynb #e5e3aa89
+@patch
+def run(self: Evolution, prompts: Sequence[str], progress: bool = True) -> dict:
+    "Evolve every prompt (resuming what the store already holds); returns the run summary."
+    from tqdm.auto import tqdm
+    prompts = [p.strip() for p in prompts if isinstance(p, str) and p.strip()]
+    kept = [p for p in prompts if keep_source(p, self.cfg)]
+    if not kept:
+        raise PavError("no source prompts to evolve" + (" (all have 3 or more digits, which skip_digit_prompts drops; "
+                                                        "turn it off to keep them)" if prompts else ""))
+    t_start = time.perf_counter()
+    sids = {self.store.source_id(p): p for p in kept}
+    bar = tqdm(total=len(sids) * (self.cfg.iterations + 1), desc="evolving (prompts x iterations)", unit="round",
+               disable=None if progress else True)
+    bar.update(self.store.rounds_done(list(sids), self.cfg.iterations))
+    inflight, pool = {}, ThreadPoolExecutor(max_workers=self.cfg.max_inflight)
+    try:
+        while True:
+            render, busy = None, {v[0] for v in inflight.values()}
+            for sid, p in sids.items():
+                if sid in busy: continue
+                st = self.step(sid, p)
+                while st.kind == "write": self.write(sid, p, st); st = self.step(sid, p)
+                if st.kind == "stall":
+                    self.store.set_status(sid, "stalled"); bar.update(self.cfg.iterations + 1 - st.iteration)
+                elif st.kind == "ask" and len(inflight) < self.cfg.max_inflight:
+                    seed, msgs = derive_seed(p, st.iteration, st.ask, "operator", base=self.cfg.seed), self.messages(sid, p, st)
+                    inflight[pool.submit(self.ask, msgs, seed)] = (sid, st, seed, msgs)
+                elif st.kind == "render" and render is None: render = (sid, p, st.iteration)
+            if render: self.render_round(*render); bar.update(1); continue
+            if not inflight: break
+            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            for f in done:
+                sid, st, seed, msgs = inflight.pop(f)
+                self.record_reply(sid, st, seed, f.result(), msgs)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f, (sid, st, seed, msgs) in inflight.items():        # keep replies that arrived while stopping
+            if f.done() and not f.cancelled() and f.exception() is None: self.record_reply(sid, st, seed, f.result(), msgs)
+        bar.close()
+    self.store.set_meta("seconds", (self.store.get_meta("seconds", 0.0) or 0.0) + time.perf_counter() - t_start)
+    s = self.summary(list(sids))
+    self.export(self.run_dir / "history.json", list(sids))
+    atomic_write(self.run_dir / "summary.json", json.dumps(s, indent=1))
+    return s
 
 # %% ../nbs/31_evolution.ipynb #ef02dc0e
-def _summary(self: Evolution, sids=None) -> dict:
-    st = self.store
-    where = f"WHERE source_id IN ({','.join(map(str, sids))})" if sids else ""
-    c = st.q(f"SELECT COUNT(*) n, SUM(rendered) r, SUM(failed) f, SUM(render_seconds) rs, SUM(score_seconds) ss "
-             f"FROM candidates {where} {'AND' if where else 'WHERE'} scores IS NOT NULL")[0]
-    l = st.q(f"SELECT COUNT(*) n, SUM(error IS NOT NULL) e, SUM(prompt_tokens) pt, SUM(completion_tokens) ct, "
-             f"SUM(cost) cost FROM llm_calls {where}")[0]
-    srcs = st.q(f"SELECT status, COUNT(*) n FROM sources {where.replace('source_id', 'id')} GROUP BY status")
-    return {"sources": {r["status"]: r["n"] for r in srcs}, "candidates": c["n"], "videos_rendered": c["r"] or 0,
-            "videos_reused": (c["n"] or 0) - (c["r"] or 0), "failed_candidates": c["f"] or 0,
-            "llm_calls": l["n"], "llm_failed_calls": l["e"] or 0, "prompt_tokens": l["pt"] or 0,
-            "completion_tokens": l["ct"] or 0, "cost_usd": round(l["cost"] or 0.0, 4), "faults": dict(st.faults()),
-            "render_seconds": round(c["rs"] or 0.0, 1), "score_seconds": round(c["ss"] or 0.0, 1),
-            "wall_seconds": round(st.get_meta("seconds", 0.0) or 0.0, 1), "best_per_iteration": self.best_per_iteration(sids)}
-
-def _best_per_iteration(self: Evolution, sids=None) -> list[float]:
+@patch
+def best_per_iteration(self: Evolution, sids: Sequence[int] | None = None) -> list[float]:
     "Mean over source prompts of the best ranking score found up to each iteration."
     curves = []
-    for sid in (sids or [r[0] for r in self.store.q("SELECT id FROM sources")]):
+    for sid in (sids or self.store.source_ids()):
         best, curve = -math.inf, []
         for it in range(self.cfg.iterations + 1):
-            sc = [r["score"] for r in self._cands(sid, it) if r["score"] is not None]
+            sc = [r["score"] for r in self.store.candidates(sid, it) if r["score"] is not None]
             if sc: best = max(best, max(sc))
             curve.append(best if math.isfinite(best) else math.nan)
         curves.append(curve)
     return [round(sum(c[i] for c in curves if math.isfinite(c[i])) / max(1, sum(math.isfinite(c[i]) for c in curves)), 4)
             for i in range(self.cfg.iterations + 1)] if curves else []
 
-def _plot(self: Evolution, path: str | Path | None = None):
+@patch
+def summary(self: Evolution, sids: Sequence[int] | None = None) -> dict:
+    "Counts, tokens, cost, faults and times of the run (of `sids` only, if given), and the best-score curve."
+    return {**self.store.totals(sids), "faults": dict(self.store.faults()),
+            "wall_seconds": round(self.store.get_meta("seconds", 0.0) or 0.0, 1),
+            "best_per_iteration": self.best_per_iteration(sids)}
+
+@patch
+def plot(self: Evolution, path: str | Path | None = None):
     "Best ranking score per iteration (mean over source prompts); saved to `path` if given."
     import matplotlib
-    matplotlib.use("Agg") if path else None
+    if path: matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ys = self.best_per_iteration()
     fig, ax = plt.subplots(figsize=(4.5, 2.6), dpi=80)
@@ -408,35 +597,16 @@ def _plot(self: Evolution, path: str | Path | None = None):
     if path: fig.savefig(path); plt.close(fig)
     return fig
 
-def _export(self: Evolution, path: str | Path, sids=None) -> Path:
+@patch
+def export(self: Evolution, path: str | Path, sids: Sequence[int] | None = None) -> Path:
     "Write the history in the released code's JSON shape: [source][iteration] -> list of {prompt, scores}."
     out = []
-    for sid in (sids or [r[0] for r in self.store.q("SELECT id FROM sources")]):
+    for sid in (sids or self.store.source_ids()):
         its = {}
-        for r in self._cands(sid):
+        for r in self.store.candidates(sid):
             if r["scores"] is None: continue
-            raw = {d: (math.nan if v is None else v) for d, v in json.loads(r["scores"]).items()}
-            norm = {d: (round(v, 2) if math.isfinite(v) else None) for d, v in Scores(raw).normalised.items()}
+            norm = {d: (round(v, 2) if math.isfinite(v) else None)
+                    for d, v in scores_from_json(json.loads(r["scores"])).normalised.items()}
             its.setdefault(r["iteration"], []).append({"prompt": r["text"], "scores": norm})
         out.append([its[i] for i in sorted(its)])
     return atomic_write(path, json.dumps(out, indent=1, ensure_ascii=False))
-
-Evolution.summary, Evolution.best_per_iteration, Evolution.plot, Evolution.export = _summary, _best_per_iteration, _plot, _export
-
-# %% ../nbs/31_evolution.ipynb #88267c32
-def rewrite_server(port: int = 0, delay: float = 0.0):
-    "A loopback operator for tests and demos: answers each request (after `delay` s) with tagged rewrites derived from it."
-    import hashlib
-    from prompt_a_video.llm import serve_pattern
-    looks = ["golden hour light", "soft overcast light", "low tracking shot", "slow dolly-in", "shallow depth of field",
-             "wide establishing shot", "vivid colors", "gentle mist", "crisp detail", "cinematic mood"]
-
-    def answer(req):
-        user = req["messages"][-1]["content"]
-        orig = re.search(r"^0\. (.*?) \(scores:", user, re.M).group(1)
-        n = int(re.search(r"Write (\d+) new rewrites", user).group(1))
-        h = int(hashlib.sha256(user.encode()).hexdigest(), 16)
-        picks = [", ".join(looks[(h >> (8 * i + j)) % len(looks)] for j in range(3)) for i in range(n)]
-        time.sleep(delay)
-        return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}</PROMPT>" for i, p in enumerate(picks))
-    return serve_pattern([answer])

@@ -15,7 +15,7 @@ from pathlib import Path
 from .core import PavError, pick_device, pick_dtype
 
 # %% auto #0
-__all__ = ['PRICES', 'ChatReply', 'ChatError', 'estimate_cost', 'OpenAIChat', 'serve_pattern', 'LocalChat', 'make_operator']
+__all__ = ['PRICES', 'ChatReply', 'ChatError', 'estimate_cost', 'OpenAIChat', 'LocalChat', 'make_operator']
 
 # %% ../nbs/30_llm.ipynb #ff248361
 @dataclass
@@ -27,6 +27,7 @@ class ChatReply:
     cost: float = 0.0
     seconds: float = 0.0
     model: str = ""
+    finish_reason: str = ""          # 'stop', 'length' (cut off at the token limit), or '' when unknown
 
 class ChatError(PavError):
     "An operator call that failed after the client's own retries; `kind` names the fault."
@@ -102,47 +103,8 @@ class OpenAIChat:
         text = r.choices[0].message.content or ""
         u = getattr(r, "usage", None)
         pt, ct = (u.prompt_tokens or 0, u.completion_tokens or 0) if u else (0, 0)
-        return ChatReply(text, pt, ct, estimate_cost(self.model, pt, ct, self.prices), time.perf_counter() - t0, self.model)
-
-# %% ../nbs/30_llm.ipynb #5e6ff7b2
-def serve_pattern(replies: list, port: int = 0, delay: float = 0.0):
-    "A loopback chat-completions server answering requests with `replies` in turn (for tests and demos)."
-    # an item is a reply text, a callable(request) -> item, an int HTTP status,
-    # 'timeout' (answers only after `delay` seconds) or 'empty' (status 200 with no body)
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import json as _json
-    state = {"i": 0, "lock": threading.Lock(), "requests": []}
-
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a): pass
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            with state["lock"]:
-                item = replies[state["i"] % len(replies)] if replies else "ok"
-                state["i"] += 1
-                state["requests"].append(_json.loads(body or b"{}"))
-            if callable(item): item = item(state["requests"][-1])
-            if item == "timeout": time.sleep(delay or 3.0); item = "late"
-            if isinstance(item, int):
-                self.send_response(item); self.send_header("content-type", "application/json"); self.end_headers()
-                self.wfile.write(_json.dumps({"error": {"message": f"status {item}"}}).encode()); return
-            if item == "empty":
-                self.send_response(200); self.send_header("content-type", "application/json")
-                self.send_header("content-length", "0"); self.end_headers(); return
-            out = {"id": "x", "object": "chat.completion", "created": 0, "model": "pattern",
-                   "choices": [{"index": 0, "message": {"role": "assistant", "content": item}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": len(body) // 4, "completion_tokens": len(item) // 4,
-                             "total_tokens": len(body) // 4 + len(item) // 4}}
-            data = _json.dumps(out).encode()
-            self.send_response(200); self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data))); self.end_headers(); self.wfile.write(data)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", port), H)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    srv.state = state
-    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    return srv
+        return ChatReply(text, pt, ct, estimate_cost(self.model, pt, ct, self.prices), time.perf_counter() - t0, self.model,
+                         r.choices[0].finish_reason or "")
 
 # %% ../nbs/30_llm.ipynb #73697fc8
 class LocalChat:
@@ -183,8 +145,12 @@ class LocalChat:
             if seed is not None: torch.manual_seed(seed)
             out = self.lm.generate(**enc, **kw)
         n_in = enc["input_ids"].shape[1]
-        text = self.tok.decode(out[0, n_in:], skip_special_tokens=True).strip()
-        return ChatReply(text, n_in, out.shape[1] - n_in, 0.0, time.perf_counter() - t0, self.model)
+        new = out[0, n_in:]
+        raw = self.tok.decode(new, skip_special_tokens=True)
+        text = raw.strip()
+        cut = len(new) >= kw["max_new_tokens"] and int(new[-1]) != self.tok.eos_token_id and not (
+            stop and any(raw.endswith(x) for x in stop))          # stopped by the token limit, not by the model
+        return ChatReply(text, n_in, len(new), 0.0, time.perf_counter() - t0, self.model, "length" if cut else "stop")
 
 # %% ../nbs/30_llm.ipynb #ab7458de
 def make_operator(spec: str, **kw):

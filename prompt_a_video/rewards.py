@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,11 +28,11 @@ from .video import Video, sample_indices
 
 # %% auto #0
 __all__ = ['OFFLINE_DIMENSIONS', 'VIDEOSCORE_QUERY', 'VIDEOSCORE_DIMS', 'VIDEOSCORE_FRAMES', 'AESTHETIC_HEAD_URL',
-           'MPS_CONDITION', 'MPS_CLIP', 'IDEFICS2_8B', 'CLIP_VIT_L14', 'CLIP_VIT_H14', 'check_batch', 'Reward',
-           'video_id', 'RewardSuite', 'niqe', 'motion', 'temporal_consistency', 'text_in_frames', 'prompt_fidelity',
-           'offline_rewards', 'videoscore_prompt', 'videoscore_frames', 'VideoScoreModel', 'load_videoscore',
-           'videoscore_reward', 'build_tiny_videoscore', 'aesthetic_reward', 'MPSConditionModel', 'MPSModel',
-           'load_mps', 'mps_reward', 'random_paper_suite', 'benchmark_rewards']
+           'MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'IDEFICS2_8B', 'CLIP_VIT_L14', 'CLIP_VIT_H14', 'check_batch',
+           'Reward', 'video_id', 'RewardSuite', 'niqe', 'motion', 'temporal_consistency', 'text_in_frames',
+           'prompt_fidelity', 'offline_rewards', 'videoscore_prompt', 'videoscore_frames', 'VideoScoreModel',
+           'load_videoscore', 'videoscore_reward', 'build_tiny_videoscore', 'aesthetic_reward', 'MPSConditionModel',
+           'MPSModel', 'load_mps', 'mps_reward', 'build_tiny_mps', 'random_paper_suite', 'benchmark_rewards']
 
 # %% ../nbs/20_rewards.ipynb #74af21dd
 def check_batch(videos, prompts, candidates=None, min_frames: int = 1) -> tuple[list[Video], list[str], list[str]]:
@@ -270,8 +271,9 @@ RewardSuite.offline = classmethod(_offline)
 
 # %% ../nbs/20_rewards.ipynb #578bdbf8
 # Interface constant: the text TIGER-Lab/VideoScore was trained with (from its model card and
-# released inference script), verbatim, including the leading newline and the trailing space
-# after "sub-score,". The frames' "<image> " tokens follow it.
+# released inference script), verbatim, including the leading newline, the trailing space
+# after "sub-score," and the two blank lines (after item (5) and after the example's last
+# line). The frames' "<image> " tokens follow it.
 VIDEOSCORE_QUERY = (
     "\n"
     'Suppose you are an expert in judging and evaluating the quality of AI-generated videos,\n'
@@ -282,6 +284,7 @@ VIDEOSCORE_QUERY = (
     '(3) dynamic degree, the degree of dynamic changes\n'
     '(4) text-to-video alignment, the alignment between the text prompt and the video content\n'
     '(5) factual consistency, the consistency of the video content with the common-sense and factual knowledge\n'
+    '\n'
     'for each dimension, output a float number from 1.0 to 4.0,\n'
     'the higher the number is, the better the video performs in that sub-score, \n'
     'the lowest 1.0 means Bad, the highest 4.0 means Perfect/Real (the video is like a real video)\n'
@@ -291,6 +294,7 @@ VIDEOSCORE_QUERY = (
     'dynamic degree: 4.0\n'
     'text-to-video alignment: 2.3\n'
     'factual consistency: 1.8\n'
+    '\n'
     'For this video, the text prompt is "{text_prompt}",\n'
     'all the frames of video are as follows:\n'
 )
@@ -298,7 +302,9 @@ VIDEOSCORE_QUERY = (
 VIDEOSCORE_DIMS = ("VQ", "TC", "DD", "TVA", "FC")
 VIDEOSCORE_FRAMES = {"TIGER-Lab/VideoScore": 16, "TIGER-Lab/VideoScore-v1.1": 48}
 
-def videoscore_prompt(prompt: str, n_frames: int) -> str:
+def videoscore_prompt(prompt: str,   # the original prompt the video is judged against
+                      n_frames: int  # number of frames, one `"<image> "` each
+                     ) -> str:
     "The VideoScore query for `prompt` followed by one image token per frame."
     return VIDEOSCORE_QUERY.format(text_prompt=prompt) + "<image> " * n_frames
 
@@ -306,7 +312,7 @@ def videoscore_frames(v: Video, k: int = 16) -> np.ndarray:
     "The frames VideoScore sees: all of them when there are at most `k`, else `k` by the paper's rule."
     return v.frames if v.num_frames <= k else v.sample(k)
 
-# %% ../nbs/20_rewards.ipynb #e3c273a8
+# %% ../nbs/20_rewards.ipynb #a0f31bcd
 from transformers.models.idefics2.modeling_idefics2 import Idefics2Model, Idefics2PreTrainedModel
 
 class VideoScoreModel(Idefics2PreTrainedModel):
@@ -381,7 +387,7 @@ def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore", n_frames: int | No
                 logits = model(**enc).float().cpu()
             out += [dict(zip(VIDEOSCORE_DIMS, row.tolist())) for row in logits]
         return out
-    return Reward(f"videoscore:{model_id}", VIDEOSCORE_DIMS, fn, version=f"1:{k}")
+    return Reward(f"videoscore:{model_id}", VIDEOSCORE_DIMS, fn, version=f"2:{k}")   # 2: query with its blank lines
 
 # %% ../nbs/20_rewards.ipynb #78cdecc1
 def build_tiny_videoscore(out: str | Path) -> Path:
@@ -409,24 +415,46 @@ def build_tiny_videoscore(out: str | Path) -> Path:
     model.save_pretrained(out); proc.save_pretrained(out)
     return out
 
-# %% ../nbs/20_rewards.ipynb #cf5a8cb4
-AESTHETIC_HEAD_URL = "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_l_14_linear.pth"
+# %% ../nbs/20_rewards.ipynb #3a57c11a
+def _download(url: str,             # http(s) address of the file
+              dest: Path,           # final path; it appears only once the whole body has arrived
+              timeout: float = 60.0 # seconds without data before giving up
+             ) -> Path:
+    "Stream `url` into a uniquely named temporary file beside `dest`, then move it onto `dest` atomically."
+    import shutil
+    import urllib.request
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            shutil.copyfileobj(r, f, 1 << 20)
+            want = r.headers.get("Content-Length")
+            if want is not None and f.tell() != int(want):
+                raise OSError(f"the connection closed after {f.tell()} of {want} bytes")
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+    return dest
 
-def _fetch(url_or_path: str, what: str) -> Path:
-    "A local path for `url_or_path`, downloading a URL once into the cache."
+def _fetch(url_or_path: str,  # a local file, or an http(s) URL downloaded once into the cache
+           what: str          # what the file is, for error messages
+          ) -> Path:
+    "A local path for `url_or_path`, downloading a URL once into `cache_dir('weights')`."
     if not str(url_or_path).startswith(("http://", "https://")):
         p = Path(url_or_path)
         if not p.is_file(): raise PavError(f"{what}: no file at {p}")
         return p
-    import torch
-    dest = cache_dir("weights") / Path(url_or_path).name
+    from urllib.parse import urlparse
+    dest = cache_dir("weights") / Path(urlparse(url_or_path).path).name
     if not dest.is_file():
-        tmp = dest.with_suffix(".part")
-        try: torch.hub.download_url_to_file(url_or_path, str(tmp), progress=False)
+        try: _download(url_or_path, dest)
         except Exception as e:
             raise PavError(f"{what}: cannot download {url_or_path} ({e}); download it by hand and pass its path") from None
-        tmp.replace(dest)
     return dest
+
+# %% ../nbs/20_rewards.ipynb #cf5a8cb4
+AESTHETIC_HEAD_URL = "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_l_14_linear.pth"
 
 def _load_clip(model_id: str, device, dtype):
     from transformers import CLIPImageProcessor, CLIPModel
@@ -558,14 +586,13 @@ class MPSModel(nn.Module):
         from transformers import CLIPModel
         self.model = CLIPModel(clip_config)
         self.cross_model = MPSConditionModel(clip_config.projection_dim, layers, dim_head, heads, ff_mult)
-        self.threshold, self.eos_id = threshold, clip_config.text_config.eos_token_id
+        self.threshold = threshold
 
     def text_tokens(self, ids):
-        "Projected features of every token, and of the first EOS token."
-        h = self.model.text_model(input_ids=ids).last_hidden_state
-        eos = (ids == self.eos_id).int().argmax(-1)
+        "Projected features of every token, and the projected pooled (end-of-text) output."
+        out = self.model.text_model(input_ids=ids)      # pools the end-of-text token under either eos_token_id convention
         proj = self.model.text_projection
-        return proj(h), proj(h[torch.arange(ids.shape[0], device=ids.device), eos])
+        return proj(out.last_hidden_state), proj(out.pooler_output)
 
     def forward(self, ids, pixel_values, cond_ids, group: int | None = None):
         "Scores of each (prompt, image) row; the mask is normalised over groups of `group` rows (default: all)."
@@ -625,7 +652,25 @@ def mps_reward(checkpoint: str | Path | None = None, clip_id: str = MPS_CLIP, n_
                           enc([condition] * (n_frames * len(chunk))), group=n_frames).float()
             out += [{"MPS": float(x)} for x in s.view(len(chunk), n_frames).mean(1)]
         return out
-    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"1:{n_frames}")
+    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}")   # 2: pooled prompt embedding
+
+# %% ../nbs/20_rewards.ipynb #594b9461
+TINY_MPS_ARCH = dict(layers=1, dim_head=8, heads=2, ff_mult=4)   # condition module of the tiny MPS
+
+def build_tiny_mps(path: str | Path,                   # where to write the state dict (.pt)
+                   clip_dir: str | Path | None = None, # CLIP folder whose config sizes the backbone (default: the tiny CLIP)
+                   seed: int = 2                       # weights are random but reproducible
+                  ) -> Path:
+    "Write a tiny random MPS state dict with the released checkpoint's key names (legacy `position_ids` included)."
+    from transformers import CLIPConfig
+    from prompt_a_video.assets import tiny_clip_dir
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MPSModel(CLIPConfig.from_pretrained(clip_dir or tiny_clip_dir()), **TINY_MPS_ARCH)
+    sd = dict(model.state_dict())
+    sd["model.text_model.embeddings.position_ids"] = torch.arange(77)[None]   # as older transformers saved it
+    torch.save(sd, path)
+    return Path(path)
 
 # %% ../nbs/20_rewards.ipynb #083eb579
 def _paper(cls, videoscore: str = "TIGER-Lab/VideoScore", clip: str = "openai/clip-vit-large-patch14",
