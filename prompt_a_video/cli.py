@@ -6,16 +6,75 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
 from pathlib import Path
+from typing import Callable, Sequence
 
 from . import __version__
 from .core import PavError, format_table
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'read_prompt_file', 'build_parser', 'main']
+__all__ = ['SUBCOMMANDS', 'config_options', 'options_for', 'prompt_options', 'read_prompts', 'read_prompt_file', 'build_parser',
+           'main']
+
+# %% ../nbs/90_cli.ipynb #74fde1d0
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": json.loads, "list": json.loads}
+
+def _arg_type(anno) -> type | Callable:
+    "The argparse type for a parameter annotated `anno` (`int | None` -> int; dict and list parse JSON)."
+    names = [t for t in str(getattr(anno, "__name__", anno)).replace(" ", "").split("|") if t not in ("None", "")]
+    return _TYPES.get(names[0] if names else "str", str)
+
+def config_options(p: argparse.ArgumentParser,  # the (sub)command parser
+                   obj,                         # a config dataclass or a function whose parameters become options
+                   title: str | None = None,    # heading of the option group in --help
+                   skip: Sequence[str] = (),    # parameters not to expose
+                   choices: dict | None = None, # parameter -> allowed values (from the registries)
+                   aliases: dict | None = None  # parameter -> extra flags, e.g. {'num_frames': ['--frames']}
+                   ):
+    "Add an option per field of `obj`, typed, with its default and its declaration's comment as help."
+    from fastcore.docments import docments
+    g = p.add_argument_group(title or (obj.__doc__ or obj.__name__).split("\n")[0])
+    for name, d in docments(obj, full=True).items():
+        if name in ("return", "self", "cls") or name in skip: continue
+        typ, default = _arg_type(d["anno"]), d["default"]
+        shown = "none" if default in (None, inspect.Parameter.empty) else default
+        flags = ["--" + name.replace("_", "-"), *(aliases or {}).get(name, [])]
+        help = f"{d['docment'] or name.replace('_', ' ')} (default: {shown})".replace("%", "%%")
+        if typ is bool: g.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help)
+        else:
+            ch = (choices or {}).get(name)
+            g.add_argument(*flags, dest=name, type=typ, default=None, metavar=None if ch else name.upper(), choices=ch, help=help)
+    return g
+
+def options_for(args: argparse.Namespace, obj, skip: Sequence[str] = ()) -> dict:
+    "The parameters of `obj` given on the command line (those left out are not in the dict)."
+    names = inspect.signature(obj).parameters
+    return {k: v for k, v in vars(args).items() if k in names and k not in skip and v is not None}
+
+# %% ../nbs/90_cli.ipynb #8785f220
+def prompt_options(p: argparse.ArgumentParser):
+    "Add PROMPT..., --file, --prompts and --limit."
+    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts")
+    p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
+    p.add_argument("--prompts", dest="prompt_set", metavar="SET", help="'vbench', 'vbench:DIMENSION' or a prompt file")
+    p.add_argument("--limit", type=int, help="use only the first N prompts")
+
+def read_prompts(args: argparse.Namespace) -> list[str]:
+    "The prompts a subcommand was given, in order: arguments, then --file, then --prompts; at most --limit."
+    out = list(args.prompts) + (read_prompt_file(args.file) if args.file else [])
+    spec = args.prompt_set
+    if spec and (spec == "vbench" or spec.startswith("vbench:")):
+        from prompt_a_video.assets import vbench_prompts
+        out += [p["prompt"] for p in vbench_prompts(spec.split(":", 1)[1] if ":" in spec else None)]
+    elif spec: out += read_prompt_file(spec)
+    if args.limit is not None and args.limit < 1: raise PavError(f"--limit must be at least 1, got {args.limit}")
+    out = out[: args.limit]
+    if not out: raise PavError("no prompts given: pass PROMPT arguments, --file FILE or --prompts vbench[:DIMENSION]")
+    return out
 
 # %% ../nbs/90_cli.ipynb #449d03b1
 def _assets_parser(sub):
@@ -60,33 +119,40 @@ def read_prompt_file(path: str) -> list[str]:
     return prompts
 
 # %% ../nbs/90_cli.ipynb #42c74b42
+def _generation_options(p):
+    from prompt_a_video.video import CACHE_HOOKS, SCHEDULERS, TARGETS, GenerationSettings
+    settings = sorted({n for t in TARGETS.values() for n in t.settings})
+    config_options(p, GenerationSettings, "generation (default: the target's recommendation or named setting)",
+                   choices={"target": sorted(TARGETS), "cache_hook": list(CACHE_HOOKS), "scheduler": sorted(SCHEDULERS),
+                            "setting": settings}, aliases={"num_frames": ["--frames"]})
+
+def _generator(args, **kw):
+    from prompt_a_video.video import GenerationSettings, VideoGenerator
+    return VideoGenerator(GenerationSettings(**{"target": "tiny", **options_for(args, GenerationSettings)}), **kw)
+
+_EXAMPLES = {
+    "refine": 'pav refine "a corgi running on a beach" --target cogvideox-5b',
+    "generate": 'pav generate "a corgi running on a beach" --target tiny --seed 0 --out videos/',
+    "evolve": "pav evolve --prompts vbench:color --limit 5 --operator local --preset small_operator --out runs/demo",
+    "score": 'pav score videos/*.mp4 --prompt "a corgi running on a beach" --suite offline',
+}
+
+def _sub(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    "A subcommand parser whose --help ends with an example."
+    return sub.add_parser(name, help=help, description=description, epilog=f"example:\n  {_EXAMPLES[name]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
 def _generate_parser(sub):
-    p = sub.add_parser("generate", help="render prompts into mp4 videos with a text-to-video target",
-                       description="Render prompts with a text-to-video target (through the video cache) and write "
-                                   "one mp4 per video into --out, printing a JSON line per video.")
-    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts to render")
-    p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
-    p.add_argument("--target", default="tiny", help="target model (default: tiny; see the video docs for the list)")
+    p = _sub(sub, "generate", "render prompts into mp4 videos with a text-to-video target",
+             "Render prompts with a text-to-video target (through the video cache) and write one mp4 per video "
+             "into --out, printing a JSON line per video.")
+    prompt_options(p)
     p.add_argument("--seed", type=int, nargs="+", default=[0], metavar="S",
                    help="one seed for every prompt, or one seed per prompt (default: 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the mp4 files")
     p.add_argument("--negative-prompt", help="negative prompt for every video")
-    g = p.add_argument_group("settings (default: the target's recommendation)")
-    g.add_argument("--frames", type=int, dest="num_frames")
-    g.add_argument("--height", type=int)
-    g.add_argument("--width", type=int)
-    g.add_argument("--steps", type=int)
-    g.add_argument("--guidance", type=float)
-    g.add_argument("--model-id", help="checkpoint override: a hub id or a local folder")
-    g.add_argument("--device", default="auto")
-    g.add_argument("--dtype", default="auto")
-    g.add_argument("--batch-size", type=int, default=1)
-    g.add_argument("--cpu-offload", action="store_true")
-    g.add_argument("--vae-tiling", action="store_true")
-    g.add_argument("--vae-slicing", action="store_true")
-    g.add_argument("--cache-hook", default="none", choices=["none", "fbc", "pab", "faster"])
-    g.add_argument("--compile", action="store_true", help="torch.compile the transformer")
-    g.add_argument("--no-cache", action="store_true", help="render even if the video is cached (and do not store it)")
+    p.add_argument("--no-cache", action="store_true", help="render even if the video is cached (and do not store it)")
+    _generation_options(p)
     p.set_defaults(func=_generate_cmd)
 
 def _slug(text: str, n: int = 40) -> str:
@@ -95,17 +161,9 @@ def _slug(text: str, n: int = 40) -> str:
 
 def _generate_cmd(args) -> int:
     _quiet_hf()
-    import shutil
-    from pathlib import Path
-    from prompt_a_video.video import VideoGenerator, _validate_prompts, save_video
-    prompts = list(args.prompts) + (read_prompt_file(args.file) if args.file else [])
-    if not args.prompts and not args.file: raise PavError("no prompts given: pass PROMPT arguments or --file FILE")
-    over = {k: getattr(args, k) for k in ("num_frames", "height", "width", "steps", "guidance", "model_id")
-            if getattr(args, k) is not None}
-    gen = VideoGenerator.from_target(args.target, cache=not args.no_cache, device=args.device, dtype=args.dtype,
-                                     batch_size=args.batch_size, cpu_offload=args.cpu_offload,
-                                     vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
-                                     cache_hook=args.cache_hook, compile=args.compile, **over)
+    from prompt_a_video.video import _validate_prompts, save_video
+    prompts = read_prompts(args)
+    gen = _generator(args, cache=not args.no_cache)
     seeds = args.seed[0] if len(args.seed) == 1 else args.seed
     prompts, seeds = _validate_prompts(prompts, seeds, args.negative_prompt, gen.target)
     out = Path(args.out)
@@ -113,18 +171,15 @@ def _generate_cmd(args) -> int:
     videos = gen.generate(prompts, seeds, args.negative_prompt)
     out.mkdir(parents=True, exist_ok=True)
     for i, (p, s, v) in enumerate(zip(prompts, seeds, videos)):
-        dest = out / f"{i:03d}-{_slug(p)}-seed{s}.mp4"
-        src = v.meta.get("path")
-        if src: shutil.copyfile(src, dest.with_suffix(".part")); dest.with_suffix(".part").replace(dest)
-        else: save_video(v, dest)
+        dest = save_video(v, out / f"{i:03d}-{_slug(p)}-seed{s}.mp4")      # mp4 to watch; the cache keeps the exact frames
         print(json.dumps({"prompt": p, "seed": s, "path": str(dest), "seconds": v.meta.get("seconds"),
                           "cached": bool(v.meta.get("cached"))}), flush=True)
     return 0
 
 # %% ../nbs/90_cli.ipynb #810bb79c
 def _score_parser(sub):
-    p = sub.add_parser("score", help="score videos with a reward suite",
-                       description="Score mp4 files against the original prompt with a reward suite and print a table.")
+    p = _sub(sub, "score", "score videos with a reward suite",
+             "Score video files against the original prompt with a reward suite and print a table.")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4)")
     p.add_argument("--prompt", action="append", required=True,
                    help="the original prompt: once for all videos, or once per video")
@@ -133,11 +188,9 @@ def _score_parser(sub):
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of a table")
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached scores")
-    g = p.add_argument_group("paper suite checkpoints (hub ids, folders or files)")
-    g.add_argument("--videoscore", default="TIGER-Lab/VideoScore", help="VideoScore model (or TIGER-Lab/VideoScore-v1.1)")
-    g.add_argument("--clip", default="openai/clip-vit-large-patch14", help="CLIP ViT-L/14 for the aesthetic head")
-    g.add_argument("--aesthetic-head", help="sa_0_4_vit_l_14_linear.pth (default: downloaded from LAION's repository)")
-    g.add_argument("--mps", help="MPS overall state dict (.pt/.safetensors); required for --suite paper")
+    from prompt_a_video.rewards import RewardSuite
+    config_options(p, RewardSuite.paper, "paper reward suite (checkpoints: hub ids, folders or files)",
+                   skip=("device", "dtype", "cache", "mps_arch"))
     p.set_defaults(func=_score_cmd)
 
 def _per_video(vals, n, what):
@@ -156,9 +209,7 @@ def _score_cmd(args) -> int:
     cache = not args.no_cache
     if args.suite == "offline": suite = RewardSuite.offline(cache=cache)
     else:
-        kw = {"aesthetic_head": args.aesthetic_head} if args.aesthetic_head else {}
-        suite = RewardSuite.paper(videoscore=args.videoscore, clip=args.clip, mps=args.mps, device=args.device,
-                                  cache=cache, **kw)
+        suite = RewardSuite.paper(device=args.device, cache=cache, **options_for(args, RewardSuite.paper))
     scores = suite(videos, prompts, cands)
     rows = [{"video": v, **{d: (round(x, 4) if x == x else None) for d, x in s.raw.items()}, "failed": s.failed}
             for v, s in zip(args.videos, scores)]
@@ -170,49 +221,37 @@ def _score_cmd(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #f51e3974
 def _evolve_parser(sub):
-    p = sub.add_parser("evolve", help="evolve prompts with an LLM operator, a target and a reward suite (resumable)",
-                       description="Reward-guided prompt evolution. Rerun the same command to resume; raise "
-                                   "--iterations to extend a finished run.")
-    p.add_argument("--prompts", required=True, help="a text file (one prompt per line), 'vbench' or 'vbench:DIMENSION'")
+    from prompt_a_video.evolution import EvolutionConfig, HISTORY_FORMATS, PARSERS
+    from prompt_a_video.rewards import RewardSuite
+    p = _sub(sub, "evolve", "evolve prompts with an LLM operator, a target and a reward suite (resumable)",
+             "Reward-guided prompt evolution. Rerun the same command to resume; raise --iterations to extend a "
+             "finished run. Every evolution, generation and reward setting is an option below.")
+    prompt_options(p)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (run.sqlite, history.json, summary.json, plot)")
-    p.add_argument("--target", default="tiny", help="video target (default: tiny)")
-    p.add_argument("--operator", default="local", help="local | local:PATH | gpt-4o | http://host:port/v1#model")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper"])
-    p.add_argument("--mps", help="MPS state dict for --suite paper")
-    p.add_argument("--preset", default="paper", choices=["paper", "released_code", "tiny", "small_operator"],
-                   help="evolution settings preset (small_operator: prefilled one-rewrite calls, for SmolLM2-size operators)")
-    p.add_argument("--iterations", type=int, help="rounds after the original (preset: 8)")
-    p.add_argument("--candidates", type=int, help="new prompts per round (preset: 3)")
-    p.add_argument("--max-asks", type=int, help="operator calls per round to collect the candidates (preset: 3)")
-    p.add_argument("--limit", type=int, help="use only the first N prompts")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per operator request (OpenAI-compatible)")
+    p.add_argument("--operator", default="local", help="local | local:PATH | gpt-4o | http://host:port/v1#model (default: local)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per operator request, OpenAI-compatible (default: 60)")
+    p.add_argument("--preset", default="paper", choices=EvolutionConfig.presets(),
+                   help="evolution settings preset; options below override it (default: paper)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    config_options(p, EvolutionConfig, "evolution (default: the preset's value)",
+                   choices={"parser": list(PARSERS), "history_format": list(HISTORY_FORMATS)})
+    _generation_options(p)
+    config_options(p, RewardSuite.paper, "paper reward suite (checkpoints: hub ids, folders or files)",
+                   skip=("device", "dtype", "cache", "mps_arch"))
     p.set_defaults(func=_evolve_cmd)
-
-def _source_prompts(spec: str) -> list[str]:
-    if spec == "vbench" or spec.startswith("vbench:"):
-        from prompt_a_video.assets import vbench_prompts
-        return [p["prompt"] for p in vbench_prompts(spec.split(":", 1)[1] if ":" in spec else None)]
-    return read_prompt_file(spec)
 
 def _evolve_cmd(args) -> int:
     _quiet_hf()
     from prompt_a_video.evolution import Evolution, EvolutionConfig
-    from prompt_a_video.llm import OpenAIChat, make_operator
+    from prompt_a_video.llm import make_operator
     from prompt_a_video.rewards import RewardSuite
-    from prompt_a_video.video import VideoGenerator
-    prompts = _source_prompts(args.prompts)[: args.limit]
-    over = {k: v for k, v in (("iterations", args.iterations), ("candidates", args.candidates),
-                              ("max_asks", args.max_asks)) if v is not None}
-    for k, v in over.items():
-        if v < 1: raise PavError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
-    cfg = EvolutionConfig.preset(args.preset, seed=args.seed, **over)
-    gen = VideoGenerator.from_target(args.target, device=args.device)
-    kw = {"timeout": args.timeout} if args.operator not in ("local",) and not args.operator.startswith("local:") else {}
+    prompts = read_prompts(args)
+    cfg = EvolutionConfig.preset(args.preset, **options_for(args, EvolutionConfig))
+    gen = _generator(args)
+    kw = {"timeout": args.timeout} if args.operator != "local" and not args.operator.startswith("local:") else {}
     op = make_operator(args.operator, **kw)
     suite = (RewardSuite.offline() if args.suite == "offline" else
-             RewardSuite.paper(mps=args.mps, device=args.device))
+             RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper)))
     evo = Evolution(gen, suite, op, cfg, run_dir=args.out)
     s = evo.run(prompts)
     evo.plot(Path(args.out) / "best_per_iteration.png")
@@ -223,12 +262,8 @@ def _evolve_cmd(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #cadb03eb
 def _refine_parser(sub):
-    p = sub.add_parser("refine", help="refine prompts with a prompt booster",
-                       description="Rewrite prompts into what a video model does best with.")
-    p.add_argument("prompts", nargs="*", metavar="PROMPT")
-    p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
-    p.add_argument("--prompts", dest="source", help="'vbench' or 'vbench:DIMENSION'")
-    p.add_argument("--limit", type=int, help="use only the first N prompts")
+    p = _sub(sub, "refine", "refine prompts with a prompt booster", "Rewrite prompts into what a video model does best with.")
+    prompt_options(p)
     p.add_argument("--booster", default="smollm2",
                    help="smollm2 (offline default) | released-cv | released-os | ADAPTER_DIR | identity | promptist | llm-rewrite:OPERATOR")
     p.add_argument("--target", help="fit the output to this video target's text-encoder token budget")
@@ -245,10 +280,7 @@ def _refine_cmd(args) -> int:
     _quiet_hf()
     from prompt_a_video.booster import PromptBooster, load_booster, negative_prompts
     from prompt_a_video.core import atomic_write
-    prompts = list(args.prompts) + (read_prompt_file(args.file) if args.file else []) + \
-        (_source_prompts(args.source) if args.source else [])
-    prompts = prompts[: args.limit] if args.limit else prompts
-    if not prompts: raise PavError("no prompts given: pass PROMPT arguments, --file FILE or --prompts vbench[:DIM]")
+    prompts = read_prompts(args)
     if args.n < 1: raise PavError(f"--n must be at least 1, got {args.n}")
     if args.target:
         from prompt_a_video.video import get_target

@@ -123,9 +123,10 @@ def _shown(history, key, show_all, top) -> list[int]:
     return [0] + sorted(idx[1:], key=lambda i: key(history[i][1]), reverse=True)[:top]
 
 def _released_scores(s: Scores) -> str:
+    "`score, VQ:3.1, ..., AES: 3.49, MPS: 3.67` (other suites' dimensions in their own order, with a space)."
     n = s.normalised
-    vs = ", ".join(f"{d}:{round(n[d], 2)}" for d in ("VQ", "TC", "DD", "TVA", "FC"))
-    return f"score, {vs}, AES: {round(n['AES'], 2)}, MPS: {round(n['MPS'], 2)}"
+    order = [d for d in PAPER_DIMENSIONS if d in n] + [d for d in n if d not in PAPER_DIMENSIONS]
+    return "score, " + ", ".join(f"{d}:{'' if d in PAPER_DIMENSIONS[:5] else ' '}{round(n[d], 2)}" for d in order)
 
 def format_history(history: list[tuple[str, Scores]], # (prompt, scores) pairs, the original first
                    key: Callable[[Scores], float],    # ranking score used to pick the top prompts

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import (PavError, Scores, Dimension, register_dimension, atomic_write, cache_dir,
-                                 pick_device, pick_dtype)
+from .core import (PavError, Scores, Dimension, register_dimension, atomic_write, atomic_group, cache_dir,
+                                 settle_pending, scores_to_json, scores_from_json, pick_device, pick_dtype)
 from .video import Video, sample_indices
 
 # %% auto #0
@@ -92,6 +92,7 @@ class RewardSuite:
         if len(set(dims)) != len(dims): raise PavError(f"rewards in a suite must not share dimensions: {dims}")
         self.dims = tuple(dims)
         self.cache_root = (cache_dir("scores", create=False) if cache is True else Path(cache)) if cache else None
+        if self.cache_root and self.cache_root.is_dir(): settle_pending(self.cache_root)   # a killed run's last batch
         self.stats = {"scored": 0, "cache_hits": 0}
 
     @property
@@ -110,7 +111,7 @@ class RewardSuite:
             for i, k in enumerate(keys):
                 f = self.cache_root / k[:2] / f"{k}.json"
                 if f.is_file():   # JSON has no NaN: a failed dimension is stored as null
-                    out[i] = Scores({d: (math.nan if x is None else x) for d, x in json.loads(f.read_text()).items()})
+                    out[i] = scores_from_json(json.loads(f.read_text()))
                     self.stats["cache_hits"] += 1
         todo = [i for i, s in enumerate(out) if s is None]
         if todo:
@@ -121,9 +122,9 @@ class RewardSuite:
             for i, m in zip(todo, merged):
                 out[i] = Scores({d: m[d] for d in self.dims})
                 self.stats["scored"] += 1
-                if self.cache_root:
-                    atomic_write(self.cache_root / keys[i][:2] / f"{keys[i]}.json",
-                                 json.dumps({d: (None if not math.isfinite(x) else x) for d, x in m.items() if d in self.dims}))
+            if self.cache_root:       # one unit: a batch's scores are stored all together or not at all
+                with atomic_group(self.cache_root) as place:
+                    for i in todo: place(f"{keys[i][:2]}/{keys[i]}.json").write_text(json.dumps(scores_to_json(out[i])))
         return out
 
 # %% ../nbs/20_rewards.ipynb #cd478b25
@@ -249,7 +250,7 @@ def text_in_frames(v: Video, k: int = 4, min_conf: float = 0.5) -> float:
 def prompt_fidelity(originals: list[str], candidates: list[str]) -> list[float]:
     "MiniLM cosine between each original prompt and its candidate."
     from prompt_a_video.assets import embed_sentences
-    e = embed_sentences(list(originals) + list(candidates))
+    e = embed_sentences(list(originals) + list(candidates), batch_size=1)   # alone: padding would move the last bits
     n = len(originals)
     return (e[:n] * e[n:]).sum(-1).tolist()
 

@@ -257,20 +257,20 @@ CACHE_HOOKS = ("none", "fbc", "pab", "faster")
 @dataclass
 class GenerationSettings(Config):
     "How a target renders: its recommended values unless overridden, plus memory and speed options."
-    target: str = "tiny"
+    target: str = "tiny"             # the text-to-video model (see the targets table)
     model_id: str | None = None      # override the target's checkpoint (a hub id or a local folder)
-    num_frames: int | None = None
-    height: int | None = None
-    width: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    fps: float | None = None
+    num_frames: int | None = None    # frames per video
+    height: int | None = None        # pixels, a multiple of the target's size rule
+    width: int | None = None         # pixels, a multiple of the target's size rule
+    steps: int | None = None         # denoising steps
+    guidance: float | None = None    # classifier-free guidance scale
+    fps: float | None = None         # frames per second of the saved video
     dtype: str | None = None         # 'auto' picks the target's dtype on GPU, fp32 on CPU
-    device: str = "auto"
+    device: str = "auto"             # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'
     batch_size: int = 1              # prompts per pipeline call
     cpu_offload: bool = False        # enable_model_cpu_offload (needs accelerate)
-    vae_tiling: bool = False
-    vae_slicing: bool = False
+    vae_tiling: bool = False         # decode the VAE in tiles (less memory; changes pixels slightly)
+    vae_slicing: bool = False        # decode the batch one video at a time (less memory)
     cache_hook: str = "none"         # diffusers transformer cache: none, fbc (first block), pab, faster
     compile: bool = False            # torch.compile the transformer
     setting: str | None = None       # a named setting of the target ('paper', 'model-card'); None: its default

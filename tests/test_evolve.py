@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from prompt_a_video.assets import ASSETS, smollm2_dir
-from prompt_a_video.evolution import rewrite_server
-from prompt_a_video.llm import serve_pattern
+from prompt_a_video.testing import rewrite_server, serve_pattern
 
 PROMPTS = ["a corgi running on a beach", "a red kite over a green hill"]
 
@@ -128,60 +127,71 @@ def test_fault_injection(pav_bin, env, tmp_path):
         srv.shutdown(); good.shutdown()
 
 
-def _wait_scored(run_dir, n, proc, timeout=300):
-    t0 = time.time()
-    while time.time() - t0 < timeout and proc.poll() is None:
-        try:
-            db = sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True)
-            k = db.execute("SELECT COUNT(*) FROM candidates WHERE scores IS NOT NULL").fetchone()[0]
-            db.close()
-            if k >= n: return k
-        except sqlite3.Error: pass
-        time.sleep(0.05)
-    return None
+# Each named kill point, visited in turn by one run directory: a render cut mid-denoising, a batch of
+# two videos cut between its files, videos cached but not scored, scores stored but the next round
+# not started, an operator reply received but not stored. Then the same command finishes the run.
+KILL_POINTS = ["mid_render:3", "mid_batch:3", "after_render:1", "between_iterations:1", "operator_call:1"]
 
 
-def test_kill_and_resume_matches_uninterrupted(pav_bin, env, offline_env, tmp_path):
+def test_kill_at_every_point_and_resume_matches_uninterrupted(pav_bin, env, tmp_path):
     srv = rewrite_server()
     try:
         pf = prompts_file(tmp_path)
-        args = ("--preset", "tiny", "--iterations", "2", "--candidates", "2")
+        args = ("--preset", "tiny", "--iterations", "2", "--candidates", "2", "--batch-size", "2")
         ref_env = dict(env, PAV_CACHE=str(tmp_path / "ref-cache"))
         (tmp_path / "ref-cache").mkdir(); (tmp_path / "ref-cache" / "assets").symlink_to(Path(env["PAV_CACHE"]) / "assets")
         ref = evolve(pav_bin, tmp_path / "ref", pf, srv.url + "#gpt-4o", ref_env, *args)
         assert ref.returncode == 0, ref.stderr[-3000:]
         run = tmp_path / "killed"
-        kills = 0
-        for n in (1, 4, 7):                    # kill -9 after the 1st, 4th and 7th scored candidate
-            p = subprocess.Popen([pav_bin, "evolve", "--prompts", str(pf), "--out", str(run), "--operator",
-                                  srv.url + "#gpt-4o", "--target", "tiny", "--suite", "offline", *args],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            if _wait_scored(run, n, p) is not None and p.poll() is None:
-                p.send_signal(signal.SIGKILL); kills += 1
-            p.wait()
-        assert kills >= 2
+        for point in KILL_POINTS:
+            r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", dict(env, PAV_KILL_AT=point), *args)
+            assert r.returncode == -signal.SIGKILL, (point, r.returncode, r.stderr[-2000:])   # died at that point
         r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", env, *args)          # the same command: resume
         assert r.returncode == 0, r.stderr[-3000:]
         assert rows(run) == rows(tmp_path / "ref")                            # same candidates, seeds and scores
         assert len(rows(run)) == 2 * (1 + 2 * 2)
         done = renders(env)
-        assert len(done) == len(set(done)) == len(renders(ref_env)) == 10      # no video rendered twice
-        hist_a = json.loads((run / "history.json").read_text())
-        assert hist_a == json.loads((tmp_path / "ref" / "history.json").read_text())
+        assert len(done) == len(set(done)) == len(renders(ref_env)) == 10      # no video rendered twice, none lost
+        assert json.loads((run / "history.json").read_text()) == json.loads((tmp_path / "ref" / "history.json").read_text())
+        assert not list((Path(env["PAV_CACHE"]) / "videos" / ".pending").iterdir())   # nothing left half-settled
     finally:
         srv.shutdown()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--prompts", "MISSING"], "does not exist"),
-    (["--prompts", "EMPTY"], "has no prompts"),
-    (["--operator", "claude-9"], "unknown operator 'claude-9'"),
-    (["--operator", "gpt-4o"], "set the environment variable OPENAI_API_KEY"),
-    (["--prompts", "vbench:colour"], "unknown VBench dimension 'colour'"),
-    (["--iterations", "0"], "--iterations must be at least 1"),
-    (["--target", "sora"], "unknown target 'sora'"),
+def test_cache_hook_and_digit_filter_from_the_command_line(pav_bin, env, tmp_path):
+    srv = rewrite_server()
+    try:
+        pf = prompts_file(tmp_path, ["a corgi running on a beach", "a calendar showing 2024 on a wall"])
+        run = tmp_path / "run"
+        r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
+                   "--cache-hook", "pab")
+        assert r.returncode == 0, r.stderr[-3000:]
+        db = sqlite3.connect(run / "run.sqlite")
+        settings = json.loads(db.execute("SELECT value FROM meta WHERE key='settings'").fetchone()[0])
+        srcs = [x[0] for x in db.execute("SELECT prompt FROM sources")]
+        db.close()
+        assert settings["generation"]["cache_hook"] == "pab"
+        assert srcs == ["a corgi running on a beach"]                 # 4 digits: dropped, as in the released data
+        r = evolve(pav_bin, tmp_path / "keep", pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
+                   "--no-skip-digit-prompts")
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert json.loads((tmp_path / "keep" / "summary.json").read_text())["sources"] == {"active": 2}
+    finally:
+        srv.shutdown()
+
+
+@pytest.mark.parametrize("args,message,status", [
+    (["--prompts", "MISSING"], "does not exist", 1),
+    (["--prompts", "EMPTY"], "has no prompts", 1),
+    (["--operator", "claude-9"], "unknown operator 'claude-9'", 1),
+    (["--operator", "gpt-4o"], "set the environment variable OPENAI_API_KEY", 1),
+    (["--prompts", "vbench:colour"], "unknown VBench dimension 'colour'", 1),
+    (["--iterations", "0"], "iterations must be at least 1", 1),
+    (["--parser", "loose"], "invalid choice: 'loose'", 2),
+    (["--target", "sora"], "invalid choice: 'sora'", 2),
+    (["--setting", "paper", "--num-frames", "12"], "must be 8k+1", 1),
 ])
-def test_evolve_bad_input(pav_bin, env, tmp_path, args, message):
+def test_evolve_bad_input(pav_bin, env, tmp_path, args, message, status):
     pf = prompts_file(tmp_path)
     empty = tmp_path / "empty.txt"; empty.write_text("\n")
     run = tmp_path / "run"
@@ -191,6 +201,6 @@ def test_evolve_bad_input(pav_bin, env, tmp_path, args, message):
     base["--prompts"] = {"MISSING": str(tmp_path / "nope.txt"), "EMPTY": str(empty)}.get(base["--prompts"], base["--prompts"])
     cmd = [pav_bin, "evolve", "--out", str(run), "--suite", "offline"] + [x for kv in base.items() for x in kv]
     r = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=300)
-    assert r.returncode == 1, (r.stdout, r.stderr[-2000:])
+    assert r.returncode == status, (r.stdout, r.stderr[-2000:])
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not run.exists()
