@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fastcore.basics import patch
+
 from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
                                  cache_dir, pick_device, pick_dtype)
 
@@ -397,7 +399,10 @@ def _validate_prompts(prompts, seeds, negative_prompt, target: Target):
 
 class VideoGenerator:
     "Renders prompts with a target's diffusers pipeline, through the video cache."
-    def __init__(self, settings: GenerationSettings, pipeline=None, cache: VideoCache | bool | None = True):
+    def __init__(self, settings: GenerationSettings,         # target and settings (resolved and checked here)
+                 pipeline=None,                              # an already-loaded diffusers pipeline to use
+                 cache: VideoCache | bool | None = True      # True: the default cache folder; False/None: no cache
+                 ):
         self.settings = settings.resolved()
         self.target = get_target(self.settings.target)
         self.model_id = self.settings.model_id or self.target.model_id
@@ -407,7 +412,11 @@ class VideoGenerator:
         self.stats = Counter()
 
     @classmethod
-    def from_target(cls, name: str = "tiny", *, pipeline=None, cache: VideoCache | bool | None = True, **overrides):
+    def from_target(cls, name: str = "tiny",                 # a registered target
+                    *, pipeline=None,                        # an already-loaded pipeline to use
+                    cache: VideoCache | bool | None = True,  # the video cache (True: the default folder)
+                    **overrides                              # any `GenerationSettings` field
+                    ):
         "A generator for target `name` with its recommended settings, updated by `overrides`."
         get_target(name)
         return cls(GenerationSettings(target=name).replace(**overrides), pipeline=pipeline, cache=cache)
@@ -422,132 +431,11 @@ class VideoGenerator:
         if not self._prepared: self._configure(self._pipe); self._prepared = True
         return self._pipe
 
-    def _load(self):
-        import diffusers
-        s = self.settings
-        cls = getattr(diffusers, self.target.pipeline)
-        src = _resolve_model_id(self.model_id)
-        try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
-        except OSError as e:
-            raise PavError(f"cannot load {self.target.pipeline} from {src!r}: {e}. "
-                           "Check the model id, your network or HF_HUB_OFFLINE, or pass model_id=<local folder>") from None
-
-    def _configure(self, pipe):
-        s = self.settings
-        if hasattr(pipe, "set_progress_bar_config"): pipe.set_progress_bar_config(disable=True)
-        if s.cpu_offload: pipe.enable_model_cpu_offload(device=self.device)
-        else: pipe.to(self.device)
-        if s.vae_tiling: pipe.vae.enable_tiling()
-        if s.vae_slicing: pipe.vae.enable_slicing()
-        if not hasattr(pipe, "_pav_own_scheduler"): pipe._pav_own_scheduler = pipe.scheduler   # the checkpoint's
-        pipe.scheduler = pipe._pav_own_scheduler if s.scheduler is None else _scheduler(s.scheduler, pipe._pav_own_scheduler)
-        tr = pipe.transformer
-        if getattr(tr, "is_cache_enabled", False): tr.disable_cache()   # a shared pipeline follows this generator
-        if s.cache_hook != "none": tr.enable_cache(_cache_config(s.cache_hook, pipe))
-        if s.compile: tr.compile()
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
-        if getattr(self, "_tok", None) is None:
-            enc = self.target.text_encoders[0]
-            if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
-                self._tok = getattr(self._pipe, enc.tokenizer)
-            else:
-                from transformers import AutoTokenizer
-                try: self._tok = AutoTokenizer.from_pretrained(_resolve_model_id(self.model_id), subfolder=enc.tokenizer)
-                except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
-        return [len(self._tok(t).input_ids) for t in texts]
-
-    def record(self, prompt: str, seed: int, negative_prompt: str | None, batch: Sequence | None = None) -> dict:
-        "Everything that determines the pixels of one video (the cache key's content), its batch of (prompt, seed) included."
-        s = self.settings
-        r = {"target": self.target.name, **{k: getattr(s, k) for k in _PIXEL_FIELDS if k != "model_id"},
-             "model_id": self.model_id, "device": self.device.type, "prompt": prompt,
-             "negative_prompt": negative_prompt, "seed": seed, "call_kwargs": self.target.call_kwargs}
-        if batch is not None and len(batch) > 1: r["batch"] = [[p, int(sd)] for p, sd in batch]
-        return r
-
-    def generate(self, prompts: str | Sequence[str], seeds: int | Sequence[int] | None = None,
-                 negative_prompt: str | None = None, progress: bool = True) -> list[Video]:
-        "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
-        prompts, seeds = _validate_prompts(prompts, seeds, negative_prompt, self.target)
-        if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
-        bs = self.settings.batch_size
-        batches = [list(range(j, min(j + bs, len(prompts)))) for j in range(0, len(prompts), bs)]
-        records = [None] * len(prompts)
-        for b in batches:
-            for i in b: records[i] = self.record(prompts[i], seeds[i], negative_prompt, [(prompts[j], seeds[j]) for j in b])
-        keys = [VideoCache.key(r) for r in records]
-        out: list[Video | None] = [None] * len(prompts)
-        for i, k in enumerate(keys):
-            hit = self.cache.get(k) if self.cache else None
-            if hit is not None:
-                hit.meta["cached"] = True
-                out[i] = hit; self.stats["cache_hits"] += 1
-        todo = [b for b in batches if any(out[i] is None for i in b)]
-        from tqdm.auto import tqdm
-        bar = tqdm(total=sum(len(b) for b in todo), desc=f"rendering ({self.target.name})", unit="video",
-                   disable=None if progress else True, leave=False)
-        for idx in todo:          # a batch is rendered whole, so its pixels match the keys of all its members
-            t0 = time.perf_counter()
-            vids = self._render([prompts[i] for i in idx], [seeds[i] for i in idx], negative_prompt)
-            secs = (time.perf_counter() - t0) / len(idx)
-            new = []
-            for i, v in zip(idx, vids):
-                if out[i] is not None: continue
-                info = {**records[i], "seconds": round(secs, 3), "key": keys[i]}
-                v.meta.update(info, cached=False)
-                new.append((keys[i], v, info)); out[i] = v
-            if self.cache:
-                for (k, v, _), p in zip(new, self.cache.put_batch(new)): v.meta["path"] = str(p)
-            bar.update(len(idx))
-        bar.close()
-        return out
-
-    def _render(self, prompts: list[str], seeds: list[int], negative_prompt: str | None) -> list[Video]:
-        import torch
-        s, t = self.settings, self.target
-        pipe = self.pipe
-        kw = dict(prompt=prompts, num_frames=s.num_frames, height=s.height, width=s.width,
-                  num_inference_steps=s.steps, guidance_scale=s.guidance, output_type="np",
-                  generator=[torch.Generator("cpu").manual_seed(sd) for sd in seeds], **t.call_kwargs)
-        params = _call_params(pipe)
-        if negative_prompt is not None: kw["negative_prompt"] = [negative_prompt] * len(prompts)
-        if "max_sequence_length" in params: kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
-        if s.dynamic_cfg:
-            if "use_dynamic_cfg" not in params: raise PavError(f"{t.pipeline} has no dynamic CFG: set dynamic_cfg=False")
-            kw["use_dynamic_cfg"] = True
-        if "callback_on_step_end" in params and os.environ.get("PAV_KILL_AT", "").startswith("mid_render"):
-            kw["callback_on_step_end"] = lambda _p, i, _t, tensors: (kill_point("mid_render"), tensors)[1]
-        kw = {k: v for k, v in kw.items() if v is not None}
-        with torch.inference_mode():
-            if s.zero_uncond and negative_prompt is None and s.guidance > 1:
-                kw |= _zero_uncond_embeds(pipe, kw.pop("prompt"), kw.get("max_sequence_length", t.token_budget))
-            frames = pipe(**kw).frames
-        self.stats["pipeline_calls"] += 1
-        self.stats["videos_rendered"] += len(prompts)
-        frames = [np.asarray(f) for f in frames]
-        if any(not np.isfinite(f).all() for f in frames if f.dtype != np.uint8):
-            raise PavError(f"{t.name} produced NaN/inf pixels in {s.dtype}; this is usually a half-precision "
-                           "overflow: try dtype='bf16' (or 'fp32'), or check the checkpoint")
-        return [Video.from_array(f, fps=s.fps) for f in frames]
-
+# %% ../nbs/10_video.ipynb #42d8a709
 def _scheduler(name: str, own):
     "Scheduler `name` ('dpm' or 'ddim') built from the checkpoint's scheduler config, with trailing timestep spacing."
     import diffusers
     return getattr(diffusers, SCHEDULERS[name]).from_config(own.config, timestep_spacing="trailing")
-
-def _zero_uncond_embeds(pipe, prompts: list[str], max_len: int) -> dict:
-    "Prompt embeddings and an all-zero negative embedding: the released code's unconditional branch."
-    import torch
-    if not hasattr(pipe, "encode_prompt"): raise PavError(f"{type(pipe).__name__} cannot take zeroed negative embeddings")
-    pe, _ = pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=max_len,
-                               device=pipe._execution_device)
-    return {"prompt_embeds": pe, "negative_prompt_embeds": torch.zeros_like(pe)}
-
-def _call_params(pipe) -> set[str]:
-    import inspect
-    return set(inspect.signature(type(pipe).__call__).parameters)
 
 def _cache_config(name: str, pipe):
     from diffusers import FasterCacheConfig, FirstBlockCacheConfig, PyramidAttentionBroadcastConfig
@@ -560,6 +448,138 @@ def _cache_config(name: str, pipe):
             current_timestep_callback=lambda: pipe.current_timestep, attention_weight_callback=lambda _: 0.3,
             unconditional_batch_skip_range=5, unconditional_batch_timestep_skip_range=(-1, 781), tensor_format="BFCHW")
     raise PavError(f"unknown cache_hook {name!r}; choose one of {list(CACHE_HOOKS)}")
+
+@patch
+def _load(self: VideoGenerator):
+    import diffusers
+    s = self.settings
+    cls = getattr(diffusers, self.target.pipeline)
+    src = _resolve_model_id(self.model_id)
+    try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
+    except (OSError, ValueError) as e:                  # diffusers raises ValueError for a path that is no repo id
+        raise PavError(f"cannot load {self.target.pipeline} from {src!r}: {e}. "
+                       "Check the model id, your network or HF_HUB_OFFLINE, or pass model_id=<local folder>") from None
+
+@patch
+def _configure(self: VideoGenerator, pipe):
+    s = self.settings
+    if hasattr(pipe, "set_progress_bar_config"): pipe.set_progress_bar_config(disable=True)
+    if s.cpu_offload: pipe.enable_model_cpu_offload(device=self.device)
+    else: pipe.to(self.device)
+    if s.vae_tiling: pipe.vae.enable_tiling()
+    if s.vae_slicing: pipe.vae.enable_slicing()
+    if not hasattr(pipe, "_pav_own_scheduler"): pipe._pav_own_scheduler = pipe.scheduler   # the checkpoint's
+    pipe.scheduler = pipe._pav_own_scheduler if s.scheduler is None else _scheduler(s.scheduler, pipe._pav_own_scheduler)
+    tr = pipe.transformer
+    if getattr(tr, "is_cache_enabled", False): tr.disable_cache()   # a shared pipeline follows this generator
+    if s.cache_hook != "none": tr.enable_cache(_cache_config(s.cache_hook, pipe))
+    if s.compile: tr.compile()
+
+# %% ../nbs/10_video.ipynb #9fbbd4cf
+@patch
+def count_tokens(self: VideoGenerator, texts: Sequence[str]) -> list[int]:
+    "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
+    if getattr(self, "_tok", None) is None:
+        enc = self.target.text_encoders[0]
+        if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
+            self._tok = getattr(self._pipe, enc.tokenizer)
+        else:
+            from transformers import AutoTokenizer
+            try: self._tok = AutoTokenizer.from_pretrained(_resolve_model_id(self.model_id), subfolder=enc.tokenizer)
+            except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
+    return [len(self._tok(t).input_ids) for t in texts]
+
+# %% ../nbs/10_video.ipynb #acc6b4d7
+@patch
+def record(self: VideoGenerator, prompt: str, seed: int, negative_prompt: str | None, batch: Sequence | None = None) -> dict:
+    "Everything that determines the pixels of one video (the cache key's content), its batch of (prompt, seed) included."
+    s = self.settings
+    r = {"target": self.target.name, **{k: getattr(s, k) for k in _PIXEL_FIELDS if k != "model_id"},
+         "model_id": self.model_id, "device": self.device.type, "prompt": prompt,
+         "negative_prompt": negative_prompt, "seed": seed, "call_kwargs": self.target.call_kwargs}
+    if batch is not None and len(batch) > 1: r["batch"] = [[p, int(sd)] for p, sd in batch]
+    return r
+
+# %% ../nbs/10_video.ipynb #04a9c537
+def _call_params(pipe) -> set[str]:
+    import inspect
+    return set(inspect.signature(type(pipe).__call__).parameters)
+
+def _zero_uncond_embeds(pipe, prompts: list[str], max_len: int) -> dict:
+    "Prompt embeddings and an all-zero negative embedding: the released code's unconditional branch."
+    import torch
+    if not hasattr(pipe, "encode_prompt"): raise PavError(f"{type(pipe).__name__} cannot take zeroed negative embeddings")
+    pe, _ = pipe.encode_prompt(prompts, do_classifier_free_guidance=False, max_sequence_length=max_len,
+                               device=pipe._execution_device)
+    return {"prompt_embeds": pe, "negative_prompt_embeds": torch.zeros_like(pe)}
+
+@patch
+def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative_prompt: str | None) -> list[Video]:
+    import torch
+    s, t = self.settings, self.target
+    pipe = self.pipe
+    kw = dict(prompt=prompts, num_frames=s.num_frames, height=s.height, width=s.width,
+              num_inference_steps=s.steps, guidance_scale=s.guidance, output_type="np",
+              generator=[torch.Generator("cpu").manual_seed(sd) for sd in seeds], **t.call_kwargs)
+    params = _call_params(pipe)
+    if negative_prompt is not None: kw["negative_prompt"] = [negative_prompt] * len(prompts)
+    if "max_sequence_length" in params: kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
+    if s.dynamic_cfg:
+        if "use_dynamic_cfg" not in params: raise PavError(f"{t.pipeline} has no dynamic CFG: set dynamic_cfg=False")
+        kw["use_dynamic_cfg"] = True
+    if "callback_on_step_end" in params and os.environ.get("PAV_KILL_AT", "").startswith("mid_render"):
+        kw["callback_on_step_end"] = lambda _p, i, _t, tensors: (kill_point("mid_render"), tensors)[1]
+    kw = {k: v for k, v in kw.items() if v is not None}
+    with torch.inference_mode():
+        if s.zero_uncond and negative_prompt is None and s.guidance > 1:
+            kw |= _zero_uncond_embeds(pipe, kw.pop("prompt"), kw.get("max_sequence_length", t.token_budget))
+        frames = pipe(**kw).frames
+    self.stats["pipeline_calls"] += 1
+    self.stats["videos_rendered"] += len(prompts)
+    frames = [np.asarray(f) for f in frames]
+    if any(not np.isfinite(f).all() for f in frames if f.dtype != np.uint8):
+        raise PavError(f"{t.name} produced NaN/inf pixels in {s.dtype}; this is usually a half-precision "
+                       "overflow: try dtype='bf16' (or 'fp32'), or check the checkpoint")
+    return [Video.from_array(f, fps=s.fps) for f in frames]
+
+# %% ../nbs/10_video.ipynb #02c45263
+@patch
+def generate(self: VideoGenerator, prompts: str | Sequence[str], seeds: int | Sequence[int] | None = None,
+             negative_prompt: str | None = None, progress: bool = True) -> list[Video]:
+    "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
+    prompts, seeds = _validate_prompts(prompts, seeds, negative_prompt, self.target)
+    if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
+    bs = self.settings.batch_size
+    batches = [list(range(j, min(j + bs, len(prompts)))) for j in range(0, len(prompts), bs)]
+    records = [None] * len(prompts)
+    for b in batches:
+        for i in b: records[i] = self.record(prompts[i], seeds[i], negative_prompt, [(prompts[j], seeds[j]) for j in b])
+    keys = [VideoCache.key(r) for r in records]
+    out: list[Video | None] = [None] * len(prompts)
+    for i, k in enumerate(keys):
+        hit = self.cache.get(k) if self.cache else None
+        if hit is not None:
+            hit.meta["cached"] = True
+            out[i] = hit; self.stats["cache_hits"] += 1
+    todo = [b for b in batches if any(out[i] is None for i in b)]
+    from tqdm.auto import tqdm
+    bar = tqdm(total=sum(len(b) for b in todo), desc=f"rendering ({self.target.name})", unit="video",
+               disable=None if progress else True, leave=False)
+    for idx in todo:          # a batch is rendered whole, so its pixels match the keys of all its members
+        t0 = time.perf_counter()
+        vids = self._render([prompts[i] for i in idx], [seeds[i] for i in idx], negative_prompt)
+        secs = (time.perf_counter() - t0) / len(idx)
+        new = []
+        for i, v in zip(idx, vids):
+            if out[i] is not None: continue
+            info = {**records[i], "seconds": round(secs, 3), "key": keys[i]}
+            v.meta.update(info, cached=False)
+            new.append((keys[i], v, info)); out[i] = v
+        if self.cache:
+            for (k, v, _), p in zip(new, self.cache.put_batch(new)): v.meta["path"] = str(p)
+        bar.update(len(idx))
+    bar.close()
+    return out
 
 # %% ../nbs/10_video.ipynb #24a86384
 _COGVIDEOX_2B = dict(

@@ -88,7 +88,7 @@ def test_offline_run_through_transformers_serve(pav_bin, env, tmp_path):
         run = tmp_path / "run"
         op = f"http://127.0.0.1:{port}/v1#{smollm2_dir()}"
         r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), op, env, "--preset", "tiny", "--iterations", "1",
-                   "--candidates", "2", "--timeout", "300")
+                   "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((run / "summary.json").read_text())
         assert s["llm_calls"] >= 1 and s["prompt_tokens"] > 100 and s["completion_tokens"] > 0   # real usage from the server
