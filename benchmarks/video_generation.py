@@ -11,7 +11,7 @@ import json
 import torch
 
 from prompt_a_video.core import format_table
-from prompt_a_video.video import ARCHITECTURES, benchmark_generation
+from prompt_a_video.benchmarking import ARCHITECTURES, benchmark_generation
 
 
 def main():

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from prompt_a_video.core import format_table
-from prompt_a_video.rewards import IDEFICS2_8B, VideoScoreModel, videoscore_prompt, _idefics2_pil_processor_cls
+from prompt_a_video.benchmarking import IDEFICS2_8B
+from prompt_a_video.rewards.videoscore import VideoScoreModel, videoscore_prompt, _idefics2_pil_processor_cls
 
 
 def timed(fn, n=3):

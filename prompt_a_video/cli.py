@@ -130,6 +130,8 @@ def _generator(args, **kw):
     from prompt_a_video.video import GenerationSettings, VideoGenerator
     return VideoGenerator(GenerationSettings(**{"target": "tiny", **options_for(args, GenerationSettings)}), **kw)
 
+_SUITE_SKIP = ("device", "dtype", "cache", "mps_arch")     # set by the subcommand, not per checkpoint
+
 _EXAMPLES = {
     "refine": 'pav refine "a corgi running on a beach" --target cogvideox-5b',
     "generate": 'pav generate "a corgi running on a beach" --target tiny --seed 0 --out videos/',
@@ -190,7 +192,7 @@ def _score_parser(sub):
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached scores")
     from prompt_a_video.rewards import RewardSuite
     config_options(p, RewardSuite.paper, "paper reward suite (checkpoints: hub ids, folders or files)",
-                   skip=("device", "dtype", "cache", "mps_arch"))
+                   skip=_SUITE_SKIP)
     p.set_defaults(func=_score_cmd)
 
 def _per_video(vals, n, what):
@@ -209,7 +211,7 @@ def _score_cmd(args) -> int:
     cache = not args.no_cache
     if args.suite == "offline": suite = RewardSuite.offline(cache=cache)
     else:
-        suite = RewardSuite.paper(device=args.device, cache=cache, **options_for(args, RewardSuite.paper))
+        suite = RewardSuite.paper(device=args.device, cache=cache, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
     scores = suite(videos, prompts, cands)
     rows = [{"video": v, **{d: (round(x, 4) if x == x else None) for d, x in s.raw.items()}, "failed": s.failed}
             for v, s in zip(args.videos, scores)]
@@ -237,7 +239,7 @@ def _evolve_parser(sub):
                    choices={"parser": list(PARSERS), "history_format": list(HISTORY_FORMATS)})
     _generation_options(p)
     config_options(p, RewardSuite.paper, "paper reward suite (checkpoints: hub ids, folders or files)",
-                   skip=("device", "dtype", "cache", "mps_arch"))
+                   skip=_SUITE_SKIP)
     p.set_defaults(func=_evolve_cmd)
 
 def _evolve_cmd(args) -> int:
@@ -251,7 +253,7 @@ def _evolve_cmd(args) -> int:
     kw = {"timeout": args.timeout} if args.operator != "local" and not args.operator.startswith("local:") else {}
     op = make_operator(args.operator, **kw)
     suite = (RewardSuite.offline() if args.suite == "offline" else
-             RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper)))
+             RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper, _SUITE_SKIP)))
     evo = Evolution(gen, suite, op, cfg, run_dir=args.out)
     s = evo.run(prompts)
     evo.plot(Path(args.out) / "best_per_iteration.png")

@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # %% auto #0
-__all__ = ['serve_pattern', 'rewrite_server']
+__all__ = ['serve_pattern', 'rewrite_server', 'sample_clips']
 
 # %% ../nbs/95_testing.ipynb #18042257
 def serve_pattern(replies: list,          # reply texts, callables(request) -> item, int HTTP statuses, 'timeout', 'empty'
@@ -68,3 +68,21 @@ def rewrite_server(port: int = 0,        # 0: any free port
         time.sleep(delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}.</PROMPT>" for i, p in enumerate(picks))
     return serve_pattern([answer])
+
+# %% ../nbs/95_testing.ipynb #a7543970
+def sample_clips(max_frames: int = 48,  # frames of the sample video to read
+                 size=(320, 180)         # width, height of the small clips
+                 ) -> dict:
+    "Real test clips: 'bunny' (full size), 'clip' (small), 'frozen', 'shuffled' and 'texted' copies of it."
+    import cv2
+    import numpy as np
+    from PIL import Image
+    from prompt_a_video.assets import sample_video_path
+    from prompt_a_video.video import Video
+    bunny = Video.load(sample_video_path(), max_frames=max_frames)
+    clip = Video(np.stack([np.asarray(Image.fromarray(f).resize(size)) for f in bunny.frames]), fps=bunny.fps)
+    texted = clip.frames.copy()
+    for f in texted: cv2.putText(f, "SALE 50% OFF", (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 3)
+    return {"bunny": bunny, "clip": clip, "texted": Video(texted, fps=clip.fps),
+            "frozen": Video(np.repeat(clip.frames[:1], clip.num_frames, axis=0), fps=clip.fps),
+            "shuffled": Video(clip.frames[np.random.default_rng(0).permutation(clip.num_frames)], fps=clip.fps)}

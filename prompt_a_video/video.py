@@ -26,9 +26,9 @@ from .core import (PavError, Config, register_preset, atomic_write, atomic_group
                                  cache_dir, pick_device, pick_dtype)
 
 # %% auto #0
-__all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'ARCHITECTURES', 'Video', 'save_video',
-           'load_video', 'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings', 'VideoCache',
-           'VideoGenerator', 'random_pipeline', 'benchmark_generation']
+__all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'save_video', 'load_video',
+           'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings', 'VideoCache',
+           'VideoGenerator']
 
 # %% ../nbs/10_video.ipynb #3e46e2ac
 def _check_frames(frames) -> np.ndarray:
@@ -580,85 +580,3 @@ def generate(self: VideoGenerator, prompts: str | Sequence[str], seeds: int | Se
         bar.update(len(idx))
     bar.close()
     return out
-
-# %% ../nbs/10_video.ipynb #24a86384
-_COGVIDEOX_2B = dict(
-    activation_fn="gelu-approximate", attention_bias=True, attention_head_dim=64, dropout=0.0, flip_sin_to_cos=True,
-    freq_shift=0, in_channels=16, max_text_seq_length=226, norm_elementwise_affine=True, norm_eps=1e-5,
-    num_attention_heads=30, num_layers=30, out_channels=16, patch_size=2, sample_frames=49, sample_height=60,
-    sample_width=90, spatial_interpolation_scale=1.875, temporal_compression_ratio=4, temporal_interpolation_scale=1.0,
-    text_embed_dim=4096, time_embed_dim=512, timestep_activation_fn="silu", use_rotary_positional_embeddings=False)
-_COGVIDEOX_VAE = dict(
-    act_fn="silu", block_out_channels=(128, 256, 256, 512), down_block_types=("CogVideoXDownBlock3D",) * 4,
-    up_block_types=("CogVideoXUpBlock3D",) * 4, force_upcast=True, in_channels=3, out_channels=3, latent_channels=16,
-    layers_per_block=3, norm_eps=1e-6, norm_num_groups=32, sample_height=480, sample_width=720,
-    temporal_compression_ratio=4, use_post_quant_conv=False, use_quant_conv=False)
-_T5_XXL_ENCODER = dict(
-    d_model=4096, d_ff=10240, d_kv=64, num_heads=64, num_layers=24, vocab_size=32128, feed_forward_proj="gated-gelu",
-    relative_attention_num_buckets=32, relative_attention_max_distance=128, layer_norm_epsilon=1e-6, dropout_rate=0.1)
-_COGVIDEOX_SCHEDULER = dict(
-    beta_end=0.012, beta_schedule="scaled_linear", beta_start=0.00085, clip_sample=False, num_train_timesteps=1000,
-    prediction_type="v_prediction", rescale_betas_zero_snr=True, set_alpha_to_one=True, snr_shift_scale=3.0,
-    steps_offset=0, timestep_spacing="trailing")
-
-ARCHITECTURES = {
-    "cogvideox-2b": dict(transformer=_COGVIDEOX_2B, vae={**_COGVIDEOX_VAE, "scaling_factor": 1.15258426},
-                         text_encoder=_T5_XXL_ENCODER, scheduler=_COGVIDEOX_SCHEDULER),
-    "cogvideox-5b": dict(transformer={**_COGVIDEOX_2B, "num_attention_heads": 48, "num_layers": 42,
-                                      "use_rotary_positional_embeddings": True},
-                         vae={**_COGVIDEOX_VAE, "scaling_factor": 0.7}, text_encoder=_T5_XXL_ENCODER,
-                         scheduler={**_COGVIDEOX_SCHEDULER, "snr_shift_scale": 1.0}),
-}
-
-def random_pipeline(target: str, device="cuda", dtype="bf16", tokenizer=None):
-    "A real-size pipeline of `target` with random weights, built on `device` (for speed and memory figures)."
-    import torch
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
-    from transformers import AutoTokenizer, T5Config, T5EncoderModel
-    if target not in ARCHITECTURES: raise PavError(f"no real-size architecture for {target!r}; have {sorted(ARCHITECTURES)}")
-    a = ARCHITECTURES[target]
-    if tokenizer is None:
-        from prompt_a_video.assets import tiny_cogvideox_dir
-        tokenizer = AutoTokenizer.from_pretrained(tiny_cogvideox_dir() / "tokenizer")
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(pick_dtype(dtype))
-    try:
-        with torch.device(device):
-            parts = dict(transformer=CogVideoXTransformer3DModel(**a["transformer"]), vae=AutoencoderKLCogVideoX(**a["vae"]),
-                         text_encoder=T5EncoderModel(T5Config(**a["text_encoder"])).eval())
-    finally: torch.set_default_dtype(old)
-    return CogVideoXPipeline(tokenizer=tokenizer, scheduler=CogVideoXDDIMScheduler(**a["scheduler"]), **parts)
-
-# %% ../nbs/10_video.ipynb #8b6e8fb3
-def benchmark_generation(target: str = "cogvideox-2b", variants=("plain", "pab", "fbc", "compile"), pipeline=None,
-                         steps: int | None = None, prompt: str = "a corgi running on a beach at sunset, golden light",
-                         **overrides) -> list[dict]:
-    "Seconds per video and peak memory of `target` for each variant, with speed-ups over `plain`."
-    import torch
-    pipe = pipeline or random_pipeline(target)
-    dev = pipe.transformer.device
-    cuda = dev.type == "cuda"
-    rows = []
-    for var in variants:
-        hook = var if var in ("pab", "fbc", "faster") else "none"
-        mk = lambda n: VideoGenerator.from_target(target, pipeline=pipe, cache=False, device=str(dev), cache_hook=hook,
-                                                  compile=(var == "compile"), steps=n, **overrides)
-        g = mk(steps)
-        if cuda: torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        try: mk(2).generate(prompt, seeds=0, progress=False)
-        except PavError: pass            # NaN pixels from random weights do not affect timing
-        if cuda: torch.cuda.synchronize()
-        warm = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        try: g.generate(prompt, seeds=1, progress=False); ok = True
-        except PavError: ok = False
-        if cuda: torch.cuda.synchronize()
-        secs = time.perf_counter() - t0
-        rows.append({"variant": var, "seconds/video": round(secs, 2), "warmup s (2 steps)": round(warm, 1),
-                     "peak GB": round(torch.cuda.max_memory_allocated() / 1e9, 1) if cuda else None,
-                     "finite pixels": ok})
-        if pipe.transformer.is_cache_enabled: pipe.transformer.disable_cache()
-    base = next((r["seconds/video"] for r in rows if r["variant"] == "plain"), None)
-    for r in rows: r["speed-up"] = round(base / r["seconds/video"], 2) if base else None
-    return rows

@@ -74,7 +74,7 @@ def test_mps_scores_differ_by_prompt_and_match_standard_config(legacy_mps):
 
 FETCH = """
 import sys
-from prompt_a_video.rewards import _fetch
+from prompt_a_video.rewards.suite import _fetch
 print(_fetch(sys.argv[1], "test checkpoint"))
 """
 
@@ -133,7 +133,7 @@ class _CutOff(http.server.BaseHTTPRequestHandler):
 def test_a_cut_off_download_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
     "http.client returns a short body without complaint; `_fetch` must not cache it as the checkpoint."
     from prompt_a_video.core import PavError
-    from prompt_a_video.rewards import _fetch
+    from prompt_a_video.rewards.suite import _fetch
     monkeypatch.setenv("PAV_CACHE", str(tmp_path / "cache"))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutOff)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
