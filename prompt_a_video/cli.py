@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .core import PavError, format_table
+from .core import PavError, format_table, short_path
 
 # %% auto #0
 __all__ = ['SUBCOMMANDS', 'config_options', 'options_for', 'prompt_options', 'read_prompts', 'read_prompt_file', 'build_parser',
@@ -94,7 +94,7 @@ def _assets_cmd(args) -> int:
     if args.json:
         for r in rows: print(json.dumps(r))
     else:
-        print(format_table(rows, ["name", "status", "size", "path"]))
+        print(format_table([{**r, "path": short_path(r["path"])} for r in rows], ["name", "status", "size", "path"]))
     return 0 if all(r["status"] in ("ready", "not prepared") for r in rows) else 1
 
 def _quiet_hf():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import os
 import random
@@ -25,8 +26,8 @@ from typing import Any, Callable, Iterable, Iterator
 __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
            'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
            'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
-           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'derive_seed', 'pick_device',
-           'pick_dtype', 'format_table', 'human_size']
+           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'content_key', 'derive_seed',
+           'pick_device', 'pick_dtype', 'format_table', 'short_path', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -288,6 +289,10 @@ def seed_everything(seed: int) -> int:
     except ImportError: pass
     return seed
 
+def content_key(record: Mapping[str, Any]) -> str:
+    "SHA-256 of the canonical JSON of `record` (sorted keys, UTF-8): the key of every content-addressed cache."
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
 def derive_seed(*keys: Any, base: int = 0) -> int:
     "A stable 31-bit seed from `base` and any printable keys (order matters)."
     h = hashlib.sha256(repr((base,) + keys).encode()).digest()
@@ -332,6 +337,14 @@ def format_table(rows: list[Mapping[str, Any]], cols: list[str] | None = None) -
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+def short_path(p: str | Path) -> str:
+    "A path for people to read: under the home folder as `~/...`, under the working folder as relative; no machine-specific prefix."
+    p = Path(p).expanduser().resolve() if str(p) else Path(p)
+    for base, shown in ((Path.cwd().resolve(), "."), (Path.home().resolve(), "~")):
+        try: return str(Path(shown) / p.relative_to(base))
+        except ValueError: continue
+    return str(p)
 
 def human_size(n: float) -> str:
     "Bytes as a short human-readable string (1.4 MB)."

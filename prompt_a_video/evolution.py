@@ -12,15 +12,13 @@ import sqlite3
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from fastcore.basics import patch
 
-from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point,
-                                 scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS,
-                                 format_table, atomic_write)
+from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
 from .llm import ChatError, ChatReply
 
 # %% auto #0

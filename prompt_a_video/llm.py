@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .core import PavError, pick_device, pick_dtype
@@ -95,7 +95,7 @@ class OpenAIChat:
         except openai.RateLimitError as e: raise ChatError("rate_limit", str(e)) from None
         except openai.APITimeoutError as e: raise ChatError("timeout", str(e)) from None
         except openai.APIConnectionError as e: raise ChatError("connection", str(e)) from None
-        except openai.AuthenticationError as e:
+        except openai.AuthenticationError:
             raise ChatError("auth", "the server rejected the API key; check the variable that holds it") from None
         except openai.APIStatusError as e: raise ChatError(f"http_{e.status_code}", str(e)) from None
         except (openai.APIError, ValueError) as e: raise ChatError("bad_response", str(e)[:200]) from None

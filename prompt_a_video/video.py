@@ -5,25 +5,23 @@
 # %% ../nbs/10_video.ipynb #58ac0d72
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
 import os
-import re
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from fastcore.basics import patch
 
 from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
-                                 cache_dir, pick_device, pick_dtype)
+                                 cache_dir, content_key, pick_device, pick_dtype)
 
 # %% auto #0
 __all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'save_video', 'load_video',
@@ -333,7 +331,7 @@ class VideoCache:
     @staticmethod
     def key(record: dict) -> str:
         "SHA-256 of the canonical JSON of `record`."
-        return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return content_key(record)
 
     def path(self, key: str) -> Path: return self.root / key[:2] / f"{key}.mkv"
     def __contains__(self, key: str) -> bool: return self.path(key).is_file()

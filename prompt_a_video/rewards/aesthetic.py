@@ -5,19 +5,13 @@
 # %% ../../nbs/24_aesthetic.ipynb #39aaf543
 from __future__ import annotations
 
-import importlib.util
-import math
-import tempfile
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..core import PavError, pick_device, pick_dtype
-from ..video import Video
-from .suite import Reward, RewardSuite, _check_keys, _fetch
+from .suite import Reward, _check_keys, _fetch
 
 # %% auto #0
 __all__ = ['AESTHETIC_HEAD_URL', 'aesthetic_reward']

@@ -5,20 +5,14 @@
 # %% ../../nbs/25_mps.ipynb #0f871752
 from __future__ import annotations
 
-import importlib.util
-import math
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..core import PavError, pick_device, pick_dtype
-from ..video import Video
-from .suite import Reward, RewardSuite, _check_keys, _fetch
-from .aesthetic import AESTHETIC_HEAD_URL
+from .suite import Reward, _check_keys, _fetch
 
 # %% auto #0
 __all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'MPSModel', 'load_mps', 'mps_reward',

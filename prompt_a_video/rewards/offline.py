@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from ..core import PavError, Dimension, register_dimension
+from ..core import Dimension, register_dimension
 from ..video import Video, sample_indices
-from .suite import Reward, RewardSuite
+from .suite import Reward
 
 # %% auto #0
 __all__ = ['OFFLINE_DIMENSIONS', 'niqe', 'motion', 'temporal_consistency', 'text_in_frames', 'prompt_fidelity', 'offline_rewards']

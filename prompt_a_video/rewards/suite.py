@@ -6,23 +6,19 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import os
 import tempfile
-import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 from fastcore.basics import patch
 
-from ..core import (PavError, Scores, Dimension, register_dimension, atomic_write, atomic_group, cache_dir,
-                                 settle_pending, scores_to_json, scores_from_json, pick_device, pick_dtype)
-from ..video import Video, sample_indices
+from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, scores_to_json, scores_from_json)
+from ..video import Video
 
 # %% auto #0
 __all__ = ['check_batch', 'Reward', 'video_id', 'RewardSuite']
@@ -94,7 +90,7 @@ class RewardSuite:
 
     def _key(self, v: Video, prompt: str, cand: str) -> str:
         rec = {"suite": self.name, "version": self.version, "video": video_id(v), "prompt": prompt, "candidate": cand}
-        return hashlib.sha256(json.dumps(rec, sort_keys=True).encode()).hexdigest()
+        return content_key(rec)
 
     def __call__(self, videos, prompts, candidates=None) -> list[Scores]:
         videos, prompts, candidates = check_batch(videos, prompts, candidates, max(r.min_frames for r in self.rewards))

@@ -5,19 +5,15 @@
 # %% ../../nbs/23_videoscore.ipynb #d6fb4cde
 from __future__ import annotations
 
-import importlib.util
-import math
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core import PavError, pick_device, pick_dtype
 from ..video import Video
-from .suite import Reward, RewardSuite, _check_keys, _fetch
+from .suite import Reward, _check_keys
 
 # %% auto #0
 __all__ = ['VIDEOSCORE_QUERY', 'VIDEOSCORE_DIMS', 'VIDEOSCORE_FRAMES', 'videoscore_prompt', 'videoscore_frames',
