@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterable, Iterator
 __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
            'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
            'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
-           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'content_key', 'derive_seed',
-           'pick_device', 'pick_dtype', 'format_table', 'short_path', 'human_size']
+           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts', 'content_key',
+           'derive_seed', 'pick_device', 'pick_dtype', 'format_table', 'short_path', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -288,6 +288,16 @@ def seed_everything(seed: int) -> int:
         torch.manual_seed(seed)
     except ImportError: pass
     return seed
+
+def as_prompts(prompts,               # one prompt (a string) or a sequence of them
+               what: str = "prompt"   # what the error messages call them
+               ) -> list[str]:
+    "One prompt or a list of them as a checked list: none missing, none blank; each stripped."
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts or [])
+    if not prompts: raise PavError(f"no {what}s given: pass at least one {what}")
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str) or not p.strip(): raise PavError(f"{what} {i} is blank: every {what} needs some text")
+    return [p.strip() for p in prompts]
 
 def content_key(record: Mapping[str, Any]) -> str:
     "SHA-256 of the canonical JSON of `record` (sorted keys, UTF-8): the key of every content-addressed cache."

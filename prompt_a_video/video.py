@@ -21,7 +21,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
-                                 cache_dir, content_key, pick_device, pick_dtype)
+                                 cache_dir, content_key, as_prompts, pick_device, pick_dtype)
 
 # %% auto #0
 __all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'save_video', 'load_video',
@@ -377,12 +377,7 @@ def _resolve_model_id(model_id: str) -> str:
     return model_id
 
 def _validate_prompts(prompts, seeds, negative_prompt, target: Target):
-    if isinstance(prompts, str): prompts = [prompts]
-    prompts = list(prompts)
-    if not prompts: raise PavError("no prompts given: pass at least one prompt")
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip():
-            raise PavError(f"prompt {i} is blank: every prompt needs some text")
+    prompts = as_prompts(prompts)
     if seeds is None: seeds = [0] * len(prompts)
     elif isinstance(seeds, int): seeds = [seeds] * len(prompts)
     seeds = list(seeds)
@@ -393,7 +388,7 @@ def _validate_prompts(prompts, seeds, negative_prompt, target: Target):
             raise PavError(f"seeds must be non-negative integers, got {s!r}")
     if negative_prompt is not None and not target.negative_prompt:
         raise PavError(f"target {target.name!r} does not take a negative prompt ({target.notes})")
-    return [p.strip() for p in prompts], [int(s) for s in seeds]
+    return prompts, [int(s) for s in seeds]
 
 class VideoGenerator:
     "Renders prompts with a target's diffusers pipeline, through the video cache."

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from fastcore.basics import patch
 
-from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, scores_to_json, scores_from_json)
+from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, as_prompts, scores_to_json, scores_from_json)
 from ..video import Video
 
 # %% auto #0
@@ -27,9 +27,9 @@ __all__ = ['check_batch', 'Reward', 'video_id', 'RewardSuite']
 def check_batch(videos, prompts, candidates=None, min_frames: int = 1) -> tuple[list[Video], list[str], list[str]]:
     "Validated (videos, prompts, candidates); candidates default to the prompts."
     if isinstance(videos, (Video, np.ndarray)): videos = [videos]
-    if isinstance(prompts, str): prompts = [prompts]
-    videos, prompts = list(videos), list(prompts)
+    videos = list(videos)
     if not videos: raise PavError("no videos to score")
+    prompts = as_prompts(prompts)
     if len(prompts) != len(videos):
         raise PavError(f"got {len(prompts)} prompt(s) for {len(videos)} video(s): pass one original prompt per video")
     out = []
@@ -42,8 +42,6 @@ def check_batch(videos, prompts, candidates=None, min_frames: int = 1) -> tuple[
         if v.num_frames < min_frames:
             raise PavError(f"video {i} has {v.num_frames} frame(s); this reward needs at least {min_frames}")
         out.append(v)
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip(): raise PavError(f"prompt {i} is blank")
     if candidates is None: candidates = prompts
     else:
         candidates = [candidates] if isinstance(candidates, str) else list(candidates)
