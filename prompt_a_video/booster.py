@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -16,9 +16,9 @@ from .core import PavError, pick_device, pick_dtype, seed_everything
 
 # %% auto #0
 __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'FIXED_NEGATIVE', 'REWRITE_INSTRUCTION',
-           'booster_messages', 'BoosterPreset', 'clean_refined', 'target_counter', 'fit_budget', 'PromptBooster',
-           'validate_negative', 'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster',
-           'load_booster']
+           'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined', 'sentence_ends', 'complete_sentences',
+           'finish_refined', 'target_counter', 'fit_budget', 'PromptBooster', 'validate_negative', 'negative_prompts',
+           'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -42,8 +42,12 @@ def booster_messages(prompt: str, template: str = "paper", prefill: bool = False
     elif template == "paper":
         msgs = [{"role": "system", "content": PAPER_INSTRUCTION}, {"role": "user", "content": prompt}]
     else: raise PavError(f"unknown booster template {template!r}; choose one of {list(TEMPLATES)}")
-    if prefill: msgs.append({"role": "assistant", "content": prompt.rstrip(".") + ","})
+    if prefill: msgs.append({"role": "assistant", "content": prefill_text(prompt)})
     return msgs
+
+def prefill_text(prompt: str) -> str:
+    "How a prefilled answer starts: the prompt itself, continued after a comma."
+    return prompt.rstrip(".") + ","
 
 # %% ../nbs/50_booster.ipynb #f0cecd7d
 @dataclass(frozen=True)
@@ -67,18 +71,55 @@ BOOSTERS = {
 
 def _words(t: str) -> list[str]: return re.findall(r"[A-Za-z']+", t.lower())
 
+# %% ../nbs/50_booster.ipynb #e65b309a
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:new|refined|improved|enhanced|rewritten)?\s*(?:video\s*)?(?:prompt|description)\s*:\s*(?:\*\*)?\s*", re.I)
+_SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s|$)""")
+_CLAUSE_END = re.compile(r"[,;:](?=\s|$)|\s[–—-](?=\s)")      # , ; : or a spaced dash
 
-def clean_refined(text: str) -> str:
-    "A generated prompt without chat artefacts: labels, preambles, quotes, markdown, trailing chatter."
+def _first_paragraph(text: str) -> tuple[str, bool]:
+    "The answer's first paragraph after preambles and labels, and whether it runs to the end of `text`."
     lines = text.strip().splitlines()
     while len(lines) > 1 and (not lines[0].strip() or lines[0].rstrip().endswith(":") or
                               re.match(r"\s*(?:sure|certainly|of course|okay|here(?:'s| is| are))\b", lines[0], re.I)):
         lines.pop(0)                            # preambles and label-only lines
-    t = _LABEL.sub("", "\n".join(lines).strip())
-    t = t.split("\n\n")[0]
-    t = re.sub(r"[*_#`]+", "", t)
-    t = re.sub(r"\s+", " ", t).strip().strip('"“”').strip()
+    paras = _LABEL.sub("", "\n".join(lines).strip()).split("\n\n")
+    return paras[0], len(paras) == 1
+
+def _tidy(t: str) -> str:
+    t = re.sub(r"[*_#`]+", "", t)                                  # markdown
+    return re.sub(r"\s+", " ", t).strip().strip('"“”').strip()
+
+def clean_refined(text: str) -> str:
+    "A generated prompt without chat artefacts: labels, preambles, quotes, markdown, trailing chatter."
+    return _tidy(_first_paragraph(text)[0])
+
+def sentence_ends(text: str) -> list[int]:
+    "Where the complete sentences of `text` end: after `.`, `!` or `?` (and closing quotes or brackets), before a space or the end."
+    return [m.end() for m in _SENTENCE_END.finditer(text)]
+
+def complete_sentences(text: str, keep: int = 0) -> str:
+    "`text` without an unfinished end: cut after its last complete sentence, else at its last clause boundary (closed with a period), else whole."
+    ends = [e for e in sentence_ends(text) if e > keep]            # `keep`: leading characters (a prefilled prompt) never cut into
+    if ends: return text[:ends[-1]]
+    return _to_clause(text, keep) or text
+
+def _to_clause(text: str, keep: int = 0) -> str | None:
+    "`text` cut at its last clause boundary after `keep` characters and closed with a period; None without one."
+    cuts = [m.start() for m in _CLAUSE_END.finditer(text) if m.start() > keep]
+    return text[:cuts[-1]].rstrip() + "." if cuts else None
+
+def finish_refined(raw: str,                    # the decoded new tokens of one generation
+                   template: str = "paper",     # 'official': the released boosters' format; any other name is cleaned
+                   truncated: bool = False,     # the generation stopped at max_new_tokens, without end-of-sequence
+                   prefill: str | None = None   # the text the answer was started with (`prefill_text(prompt)`), if any
+                  ) -> str:
+    "The refined prompt a generated answer stands for: stripped only (`official`), else cleaned and, if cut off, ended at a complete sentence."
+    if template == "official": return ((prefill or "") + raw).strip()     # the released inference: .strip() only
+    text = prefill + " " + raw.lstrip(" ,") if prefill else raw
+    body, to_the_end = _first_paragraph(text)
+    t = _tidy(body)
+    if truncated and to_the_end:                # the cut-off lies in the text we keep
+        t = complete_sentences(t, keep=len(_tidy(prefill.rstrip(","))) if prefill else 0)
     return t
 
 def _broken(t: str) -> bool:
@@ -93,19 +134,20 @@ def target_counter(target: str):
     return g.count_tokens, g.target.token_budget
 
 def fit_budget(text: str, count_tokens, budget: int) -> str:
-    "`text` cut at sentence (then word) boundaries so that `count_tokens([text])[0] <= budget`."
+    "`text` cut so that `count_tokens([text])[0] <= budget`: after the most whole sentences that fit, else in the first one."
     if count_tokens([text])[0] <= budget: return text
-    sents = re.split(r"(?<=[.!?])\s+", text)
-    while len(sents) > 1:
-        sents.pop()
-        if count_tokens([" ".join(sents)])[0] <= budget: return " ".join(sents)
-    words = sents[0].split()
+    ends = [e for e in sentence_ends(text) if e < len(text)]
+    for e in reversed(ends):
+        if count_tokens([text[:e]])[0] <= budget: return text[:e]
+    words = (text[:ends[0]] if ends else text).split()             # not even the first sentence fits
     lo, hi = 1, len(words)
     while lo < hi:                              # the longest word prefix that fits
         mid = (lo + hi + 1) // 2
         if count_tokens([" ".join(words[:mid])])[0] <= budget: lo = mid
         else: hi = mid - 1
-    return " ".join(words[:lo])
+    head = " ".join(words[:lo])
+    clause = _to_clause(head)                   # end the fragment at a clause boundary if that fits too
+    return clause if clause and count_tokens([clause])[0] <= budget else head
 
 # %% ../nbs/50_booster.ipynb #3ad71dc9
 class PromptBooster:
@@ -167,6 +209,12 @@ class PromptBooster:
                 for x in prompts]
 
     def _generate(self, texts: list[str], n: int, temperature: float, seed: int | None, max_new_tokens: int) -> list[list[str]]:
+        "`n` decoded answers per chat text."
+        return [[t for t, _ in g] for g in self._generate_ends(texts, n, temperature, seed, max_new_tokens)]
+
+    def _generate_ends(self, texts: list[str], n: int, temperature: float, seed: int | None,
+                       max_new_tokens: int) -> list[list[tuple[str, bool]]]:
+        "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence."
         import torch
         p = self.preset
         enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
@@ -177,13 +225,18 @@ class PromptBooster:
             kw["cache_implementation"] = "static"     # compiled decoding: 2x at batch 1, slower at 64 (measured below)
         if seed is not None: seed_everything(seed)
         with torch.inference_mode(): out = self.model.generate(**enc, **kw)
-        dec = self.tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [dec[i * n:(i + 1) * n] for i in range(len(texts))]
+        new = out[:, enc["input_ids"].shape[1]:]
+        eos = self.model.generation_config.eos_token_id                 # what generate stops at
+        eos = [e for e in ([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])) if e is not None]
+        ended = torch.isin(new, torch.tensor(eos, device=new.device)).any(1) if eos else torch.zeros(len(new), dtype=torch.bool)
+        cut = ~ended.cpu() & (new.shape[1] >= max_new_tokens)
+        pairs = list(zip(self.tok.batch_decode(new, skip_special_tokens=True), cut.tolist()))
+        return [pairs[i * n:(i + 1) * n] for i in range(len(texts))]
 
     def refine(self, prompts: str | Sequence[str], n: int = 1, target: str | None = None, temperature: float | None = None,
                seed: int | None = 0, batch_size: int = 8, max_new_tokens: int | None = None, retries: int = 2,
                progress: bool = False) -> list[list[str]]:
-        "`n` refined versions of each prompt (a list per prompt), fitted to `target`'s token budget if given."
+        "`n` refined versions of each prompt (a list per prompt), fitted to `target`'s token budget if given; see `finish_refined`."
         from tqdm.auto import tqdm
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts: raise PavError("no prompts to refine")
@@ -206,20 +259,25 @@ class PromptBooster:
         bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
         for s in range(0, len(prompts), batch_size):
             chunk = prompts[s:s + batch_size]
-            gens = self._generate(texts[s:s + batch_size], n, t, seed, mnt)
+            gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt)
             for j, (orig, g) in enumerate(zip(chunk, gens)):
+                pre = prefill_text(orig) if p.prefill else None
                 res = []
-                for k, raw in enumerate(g):
-                    r = clean_refined((orig.rstrip(".") + ", " + raw.lstrip(" ,")) if p.prefill else raw)
-                    tries = 0
-                    while _broken(r) and tries < retries:           # resample a broken output
-                        tries += 1
-                        raw = self._generate([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt)[0][0]
-                        r = clean_refined((orig.rstrip(".") + ", " + raw.lstrip(" ,")) if p.prefill else raw)
-                    if _broken(r):
-                        warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
-                                      "keeping the original prompt")
-                        r = orig
+                for k, (raw, cut) in enumerate(g):
+                    r = finish_refined(raw, p.template, cut, pre)
+                    if p.template == "official":                    # the released boosters' output: kept as generated
+                        if not r: warnings.warn(f"booster output {k} for prompt {s + j} is empty; the official template keeps "
+                                                "it, as the released inference does (try another seed)")
+                    else:
+                        tries = 0
+                        while _broken(r) and tries < retries:       # resample a broken output
+                            tries += 1
+                            raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt)[0][0]
+                            r = finish_refined(raw, p.template, cut, pre)
+                        if _broken(r):
+                            warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
+                                          "keeping the original prompt")
+                            r = orig
                     if counter: r = fit_budget(r, counter[0], counter[1])
                     res.append(r)
                 out.append(res)
@@ -302,7 +360,8 @@ class ChatRewriteBooster:
             res = []
             for k in range(n):
                 msgs = [{"role": "system", "content": self.instruction}, {"role": "user", "content": p}]
-                r = clean_refined(self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens).text)
+                reply = self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens)
+                r = finish_refined(reply.text, "rewrite", truncated=reply.finish_reason == "length")
                 if _broken(r):
                     warnings.warn(f"{self.name} gave an empty or broken rewrite for {p!r}; keeping the original")
                     r = p

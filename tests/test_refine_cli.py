@@ -11,15 +11,13 @@ def pav(pav_bin, *args, env=None):
 
 
 def test_refine_one_prompt_offline(pav_bin, offline_env):
-    t0 = time.time()
     r = pav(pav_bin, "refine", "a corgi running on a beach", env=offline_env)
-    secs = time.time() - t0
     assert r.returncode == 0, r.stderr[-2000:]
     out = r.stdout.strip()
     assert out.lower().startswith("a corgi running on a beach,") and len(out.split()) > 12
+    assert out[-1] in ".!?", out                                   # cut off at 90 tokens, yet ends a sentence
     assert sum(c.isascii() for c in out) / len(out) > 0.95           # English
     assert "Loading weights" not in r.stderr
-    assert secs < 120, secs
 
 
 def test_refine_file_json_out_negative_and_target(pav_bin, offline_env, tmp_path):
