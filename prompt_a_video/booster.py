@@ -164,10 +164,8 @@ class PromptBooster:
         "Load `base` (hub id, folder or 'asset:NAME') and an optional PEFT `adapter` (merged into the weights by default)."
         from transformers import AutoModelForCausalLM, AutoTokenizer
         booster_messages("x", template)                        # validates the template name
-        src = base
-        if base.startswith("asset:"):
-            from prompt_a_video.assets import ASSETS
-            src = str(ASSETS[base.split(":", 1)[1]].get())
+        from prompt_a_video.assets import resolve_asset
+        src = resolve_asset(base)
         dev = pick_device(device)
         try:
             tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)

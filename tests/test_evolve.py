@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prompt_a_video.assets import ASSETS, smollm2_dir
+from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.testing import rewrite_server, serve_pattern
 
 PROMPTS = ["a corgi running on a beach", "a red kite over a green hill"]

@@ -1,7 +1,6 @@
 """`pav refine` end to end with the offline default booster (SmolLM2), in subprocesses."""
 import json
 import subprocess
-import time
 
 import pytest
 
