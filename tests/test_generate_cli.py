@@ -47,7 +47,13 @@ def test_generate_writes_videos_and_json_lines(pav_bin, env, offline_env, tmp_pa
              "--frames", "17", "--height", "48", "--width", "80", env=env)
     rows2 = [json.loads(l) for l in r2.stdout.splitlines()]
     assert [x["cached"] for x in rows2] == [True, True]
-    assert load_video(rows2[0]["path"]) == vids[0]
+    # the cache holds the exact frames (lossless FFV1); the mp4s are lossy copies, and x264's output is not
+    # the same from one process to the next, so a re-export matches the first one closely, not bit for bit
+    assert len(list((Path(env["PAV_CACHE"]) / "videos").glob("*/*.mkv"))) == 2
+    d = lambda a, b: np.abs(a.frames.astype(int) - b.frames).mean()
+    again = [load_video(x["path"]) for x in rows2]
+    assert [v.frames.shape for v in again] == [(17, 48, 80, 3)] * 2
+    assert d(again[0], vids[0]) < 0.1 * d(vids[0], vids[1]) and d(again[1], vids[1]) < 0.1 * d(vids[0], vids[1])
 
 
 def test_generate_from_file(pav_bin, env, offline_env, tmp_path):
@@ -59,20 +65,22 @@ def test_generate_from_file(pav_bin, env, offline_env, tmp_path):
     assert [json.loads(l)["prompt"] for l in r.stdout.splitlines()] == ["a red cat", "a blue bird"]
 
 
-@pytest.mark.parametrize("args,message", [
-    ([], "no prompts given"),
-    (["  "], "prompt 0 is blank"),
-    (["a cat", "--target", "sora"], "unknown target 'sora'; choose one of ['cogvideox-2b', 'cogvideox-5b'"),
-    (["a cat", "--width", "100"], "width=100 is invalid for target 'tiny': it must be a positive multiple of 16"),
-    (["a cat", "--frames", "10"], "num_frames=10 is invalid"),
-    (["a cat", "a dog", "--seed", "1", "2", "3"], "3 seeds for 2 prompts"),
-    (["a cat", "--target", "cogvideox-2b", "--frames", "97"], "at most 49"),
-    (["a cat", "--dtype", "fp12"], "unknown dtype 'fp12'"),
+@pytest.mark.parametrize("args,message,status", [
+    ([], "no prompts given", 1),
+    (["  "], "prompt 0 is blank", 1),
+    (["a cat", "--target", "sora"], "invalid choice: 'sora' (choose from 'cogvideox-2b', 'cogvideox-5b'", 2),  # argparse usage error
+    (["a cat", "--width", "100"], "width=100 is invalid for target 'tiny': it must be a positive multiple of 16", 1),
+    (["a cat", "--frames", "10"], "num_frames=10 is invalid", 1),
+    (["a cat", "a dog", "--seed", "1", "2", "3"], "3 seeds for 2 prompts", 1),
+    (["a cat", "--target", "cogvideox-2b", "--frames", "97"], "at most 49", 1),
+    (["a cat", "--dtype", "fp12"], "unknown dtype 'fp12'", 1),
+    (["a cat", "--setting", "fast"], "invalid choice: 'fast'", 2),
+    (["a cat", "--target", "cogvideox-2b", "--scheduler", "euler"], "invalid choice: 'euler'", 2),
 ])
-def test_generate_bad_input(pav_bin, env, tmp_path, args, message):
+def test_generate_bad_input(pav_bin, env, tmp_path, args, message, status):
     out = tmp_path / "out"
     r = pav(pav_bin, "generate", *args, "--out", str(out), env=env)
-    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.returncode == status, (r.stdout, r.stderr)
     assert message in r.stderr
     assert "Traceback" not in r.stderr
     assert not out.exists()                           # nothing written
