@@ -349,9 +349,11 @@ def format_table(rows: list[Mapping[str, Any]], cols: list[str] | None = None) -
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 def short_path(p: str | Path) -> str:
-    "A path for people to read: under the home folder as `~/...`, under the working folder as relative; no machine-specific prefix."
+    "A path for people to read: installed packages as `site-packages/...`, then `./...` and `~/...` shortened."
+    import sysconfig
     p = Path(p).expanduser().resolve() if str(p) else Path(p)
-    for base, shown in ((Path.cwd().resolve(), "."), (Path.home().resolve(), "~")):
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    for base, shown in ((site, "site-packages"), (Path.cwd().resolve(), "."), (Path.home().resolve(), "~")):
         try: return str(Path(shown) / p.relative_to(base))
         except ValueError: continue
     return str(p)

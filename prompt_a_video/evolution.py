@@ -155,7 +155,6 @@ def operator_messages(history: list[tuple[str, Scores]], # (prompt, scores) pair
 
 # %% ../nbs/31_evolution.ipynb #322542a2
 _TAGS = re.compile(r"<\s*(/?)\s*prompt\s*>", re.I)
-_MARKUP = re.compile(r"</?\s*[A-Za-z][\w-]*(?:\s[^<>]*)?>")
 _NUMBERING = re.compile(r"^\s*(?:(?:prompt|rewrite)\s*)?(?:\d+\s*[.):-]|[-*•])\s*", re.I)
 _RELEASED_TAG = re.compile(r"<PROMPT>(.*?)</PROMPT>")        # the released code's, verbatim: case-sensitive, no DOTALL
 MIN_WORDS = 3
@@ -215,7 +214,7 @@ def parse_candidates(reply: str,                      # the operator's reply tex
         t = _clean(raw)
         if not t: why["blank"] += 1
         elif how == "end" and not re.search(r"[.!?][\"'”)]*$", t): why["truncated"] += 1
-        elif _MARKUP.search(t) or "<" in t or ">" in t: why["markup"] += 1
+        elif "<" in t or ">" in t: why["markup"] += 1                # HTML, stray or nested tags
         elif len(re.findall(r"\w+", t)) < MIN_WORDS: why["too_short"] += 1
         elif _norm(t) in seen_n: why["repeat"] += 1
         elif not _is_english(t): why["not_english"] += 1
@@ -253,6 +252,10 @@ class RunStore:
         self.db.row_factory = sqlite3.Row
 
     def _q(self, sql, *args): return self.db.execute(sql, args).fetchall()
+    def _rows(self, table: str, order: str, sid: int, it: int | None) -> list[dict]:
+        "Rows of `table` for source `sid` (and iteration `it`, if given), as dicts in `order`."
+        extra, args = ("", (sid,)) if it is None else (" AND iteration=?", (sid, it))
+        return [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE source_id=?{extra} ORDER BY {order}", *args)]
     def _x(self, sql, *args):
         with self.db: return self.db.execute(sql, args)
     def close(self): self.db.close()
@@ -286,9 +289,7 @@ def set_status(self: RunStore, sid: int, status: str): self._x("UPDATE sources S
 @patch
 def candidates(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
     "Candidates of source `sid` (of iteration `it` only, if given), in order."
-    if it is None: rows = self._q("SELECT * FROM candidates WHERE source_id=? ORDER BY iteration, idx", sid)
-    else: rows = self._q("SELECT * FROM candidates WHERE source_id=? AND iteration=? ORDER BY idx", sid, it)
-    return [dict(r) for r in rows]
+    return self._rows("candidates", "iteration, idx", sid, it)
 
 @patch
 def add_candidates(self: RunStore, sid: int, it: int, texts: Sequence[str], seeds: Sequence[int]):
@@ -311,9 +312,7 @@ def save_scores(self: RunStore, results: Sequence[dict]):
 @patch
 def calls(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
     "Operator calls of source `sid` (of iteration `it` only, if given), in order."
-    if it is None: rows = self._q("SELECT * FROM llm_calls WHERE source_id=? ORDER BY iteration, ask", sid)
-    else: rows = self._q("SELECT * FROM llm_calls WHERE source_id=? AND iteration=? ORDER BY ask", sid, it)
-    return [dict(r) for r in rows]
+    return self._rows("llm_calls", "iteration, ask", sid, it)
 
 @patch
 def add_call(self: RunStore, call: dict, faults: Counter):
@@ -324,10 +323,6 @@ def add_call(self: RunStore, call: dict, faults: Counter):
         if cur.rowcount:                    # a call stored twice (cannot happen, but never count twice)
             for k, n in faults.items():
                 if n: self.db.execute("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", (k, n, n))
-
-@patch
-def add_fault(self: RunStore, kind: str, n: int = 1):
-    if n: self._x("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", kind, n, n)
 
 @patch
 def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
