@@ -53,8 +53,10 @@ def test_assets_prepare_then_list(pav_bin, offline_env):
     rows = {l.split()[0]: l.split() for l in lines[2:]}
     assert set(rows) == set(ASSETS)
     assert all(row[1] == "ready" for row in rows.values()), r.stdout
-    for row in rows.values():              # every path exists and is non-empty
-        assert Path(row[-1]).exists()
+    assert all(row[-1].startswith(("~/", "site-packages/", ".pav-cache/")) for row in rows.values()), r.stdout
+    js = subprocess.run([pav_bin, "assets", "--json"], capture_output=True, text=True, env=offline_env, timeout=300)
+    for j in map(json.loads, js.stdout.splitlines()):   # the JSON keeps full paths: each exists
+        assert Path(j["path"]).exists(), j
     r = pav(pav_bin, "assets", "--json", env=offline_env)
     assert r.returncode == 0
     js = [json.loads(l) for l in r.stdout.splitlines()]
