@@ -43,7 +43,7 @@ class Dimension:
     lo: float = -math.inf    # lowest raw value the model emits
     hi: float = math.inf     # highest raw value the model emits
     scale: float = 1.0       # normalised = raw * scale
-    higher_is_better: bool = True
+    higher_is_better: bool = True  # False for a dimension where lower raw values are better
 
 PAPER_DIMENSIONS = ("VQ", "TC", "DD", "TVA", "FC", "AES", "MPS")
 
@@ -57,7 +57,8 @@ DIMENSIONS: dict[str, Dimension] = {d.name: d for d in [
     Dimension("MPS", "human preference (MPS overall)", "MPS", scale=1 / 4),
 ]}
 
-def register_dimension(dim: Dimension) -> Dimension:
+def register_dimension(dim: Dimension,  # replaces any registered dimension with the same `name`
+                      ) -> Dimension:
     "Add (or replace) a dimension so `Scores` can normalise it; returns it."
     DIMENSIONS[dim.name] = dim
     return dim
@@ -65,7 +66,10 @@ def register_dimension(dim: Dimension) -> Dimension:
 # %% ../nbs/00_core.ipynb #c1ac7c78
 class Scores(Mapping):
     "Raw scores of one video by dimension name, with raw and normalised views."
-    def __init__(self, values: Mapping[str, float] | None = None, **kw: float):
+    def __init__(self,
+                 values: Mapping[str, float] | None = None,  # raw score by dimension name, e.g. {"VQ": 3.1}
+                 **kw: float,  # more raw scores by name (VQ=3.1); they override `values`
+                ):
         vals = {**(values or {}), **kw}
         if not vals: raise PavError("Scores needs at least one dimension, e.g. Scores(VQ=3.1, TC=2.8)")
         self._raw = {}
@@ -99,11 +103,13 @@ class Scores(Mapping):
     def to_dict(self) -> dict[str, float]: return self.raw
 
 # %% ../nbs/00_core.ipynb #e32a1c47
-def scores_to_json(s: Mapping[str, float]) -> dict:
+def scores_to_json(s: Mapping[str, float],  # a `Scores` or any dict of dimension name to float
+                  ) -> dict:
     "A JSON-safe dict of scores: NaN and infinities become None."
     return {d: (float(v) if v is not None and math.isfinite(v) else None) for d, v in dict(s).items()}
 
-def scores_from_json(d: Mapping[str, float | None]) -> Scores:
+def scores_from_json(d: Mapping[str, float | None],  # dimension name to raw score; None for a failed one
+                    ) -> Scores:
     "`Scores` from a dict written by `scores_to_json` (None back to NaN)."
     return Scores({k: (math.nan if v is None else v) for k, v in d.items()})
 
@@ -111,7 +117,10 @@ def scores_from_json(d: Mapping[str, float | None]) -> Scores:
 EVOLUTION_WEIGHTS = {"VQ": 1.0, "TC": 1.0, "FC": 1.0, "TVA": 1.0, "DD": 0.5, "AES": 1.0, "MPS": 1.0}
 DPO_WEIGHTS = {"VQ": 1.0, "TC": 1.0, "FC": 1.0, "DD": 1.1, "TVA": 1.3, "AES": 0.8, "MPS": 1 / 3}
 
-def weighted_score(scores: Scores, weights: Mapping[str, float], normalised: bool = True) -> float:
+def weighted_score(scores: Scores,               # must hold every dimension named in `weights`
+                   weights: Mapping[str, float],  # weight by dimension name; other dimensions are ignored
+                   normalised: bool = True,       # weigh the normalised view (False: the raw values)
+                  ) -> float:
     "Weighted sum of `scores` (normalised or raw view); NaN when the candidate failed."
     missing = [k for k in weights if k not in scores]
     if missing: raise PavError(f"scores lack dimension(s) {missing} needed by the ranking weights {list(weights)}")
@@ -119,15 +128,19 @@ def weighted_score(scores: Scores, weights: Mapping[str, float], normalised: boo
     vals = scores.normalised if normalised else scores.raw
     return sum(w * vals[k] for k, w in weights.items())
 
-def evolution_score(scores: Scores) -> float:
+def evolution_score(scores: Scores,  # needs the seven paper dimensions (`PAPER_DIMENSIONS`)
+                   ) -> float:
     "The evolution ranking score: VQ+TC+FC+TVA+0.5*DD+AES+MPS on normalised scores."
     return weighted_score(scores, EVOLUTION_WEIGHTS, normalised=True)
 
-def dpo_score(scores: Scores) -> float:
+def dpo_score(scores: Scores,  # needs the seven paper dimensions (`PAPER_DIMENSIONS`)
+             ) -> float:
     "The DPO ranking score: VQ+TC+FC+1.1*DD+1.3*TVA+0.8*AES_raw+MPS_raw/3 on raw scores."
     return weighted_score(scores, DPO_WEIGHTS, normalised=False)
 
-def rank(scores: Iterable[Scores], key: Callable[[Scores], float] = evolution_score) -> list[int]:
+def rank(scores: Iterable[Scores],  # one per candidate, in candidate order
+         key: Callable[[Scores], float] = evolution_score,  # higher is better; NaN marks a failed candidate
+        ) -> list[int]:
     "Indices of `scores` from best to worst by `key`; failed candidates are left out."
     keyed = [(key(s), i) for i, s in enumerate(scores)]
     return [i for v, i in sorted(((v, i) for v, i in keyed if math.isfinite(v)), key=lambda t: (-t[0], t[1]))]
@@ -141,7 +154,10 @@ class Config:
         return sorted(n for n in dir(cls) if getattr(getattr(cls, n, None), "_pav_preset", False))
 
     @classmethod
-    def preset(cls, name: str, **overrides):
+    def preset(cls,
+               name: str,    # one of `presets()`, e.g. "paper" or "tiny"
+               **overrides,  # field values that replace the preset's (unknown names raise `PavError`)
+              ):
         "Build the preset called `name`, then apply `overrides`."
         if name not in cls.presets():
             raise PavError(f"unknown {cls.__name__} preset {name!r}; choose one of {cls.presets()}")
@@ -153,7 +169,9 @@ class Config:
         bad = [k for k in keys if k not in names]
         if bad: raise PavError(f"{cls.__name__} has no field(s) {bad}; valid fields: {names}")
 
-    def replace(self, **changes):
+    def replace(self,
+                **changes,  # new field values by field name
+               ):
         "A copy with `changes`; unknown field names raise `PavError` listing the valid ones."
         self._check_fields(changes)
         return dataclasses.replace(self, **changes)
@@ -161,12 +179,15 @@ class Config:
     def to_dict(self) -> dict[str, Any]: return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]):
+    def from_dict(cls,
+                  d: Mapping[str, Any],  # field values by name; fields left out keep their defaults
+                 ):
         "Rebuild from `to_dict` output; unknown keys are an error, not silently dropped."
         cls._check_fields(d)
         return cls(**d)
 
-def register_preset(fn):
+def register_preset(fn,  # a method taking `cls` and returning an instance (bare or already a classmethod)
+                   ):
     "Mark a classmethod of a `Config` dataclass as a named preset."
     f = fn.__func__ if isinstance(fn, classmethod) else fn
     f._pav_preset = True
@@ -190,7 +211,9 @@ class RankingConfig(Config):
     def tiny(cls): return cls(chosen_thresholds={})
 
 # %% ../nbs/00_core.ipynb #409e9443
-def cache_dir(*parts: str, create: bool = True) -> Path:
+def cache_dir(*parts: str,          # sub-folder names below the cache root; none for the root itself
+              create: bool = True,  # make the folder (and its parents) if missing
+             ) -> Path:
     "The package's cache folder (`$PAV_CACHE` or `~/.cache/prompt_a_video`), or a sub-folder of it."
     root = Path(os.environ.get("PAV_CACHE") or Path.home() / ".cache" / "prompt_a_video").expanduser()
     p = root.joinpath(*parts)
@@ -199,7 +222,8 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
 
 # %% ../nbs/00_core.ipynb #fac7af77
 @contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
+def atomic_dir(final: str | Path,  # the folder to create; if it already exists the new copy is discarded
+              ) -> Iterator[Path]:
     "Yield a temporary folder to fill; on success it is renamed to `final` (first writer wins)."
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +237,9 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
+def atomic_write(path: str | Path,  # file to create or replace; parent folders are made
+                 data: bytes | str,  # contents; a str is written as UTF-8
+                ) -> Path:
     "Write `data` to `path` through a temporary file and an atomic replace."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +256,8 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
 # %% ../nbs/00_core.ipynb #1528ca5a
 _KILL_HITS: dict[str, int] = {}
 
-def kill_point(name: str):
+def kill_point(name: str,  # the point's name, matched against `$PAV_KILL_AT` (before any `:N`)
+              ):
     "Test hook: die by SIGKILL here when `$PAV_KILL_AT` is `name` or `name:N` (at the N-th visit)."
     spec = os.environ.get("PAV_KILL_AT")
     if not spec: return
@@ -242,7 +269,9 @@ def kill_point(name: str):
 # %% ../nbs/00_core.ipynb #36cb1d16
 PENDING = ".pending"
 
-def settle_pending(root: str | Path, on_move: Callable[[str], None] | None = None) -> list[str]:
+def settle_pending(root: str | Path,  # a cache folder; its groups wait in `root/.pending`
+                   on_move: Callable[[str], None] | None = None,  # called with each moved file's path relative to `root`
+                  ) -> list[str]:
     "Move the files of every committed group under `root/.pending` into place; returns their paths relative to `root`."
     root, moved = Path(root), []
     pend = root / PENDING
@@ -264,7 +293,9 @@ def settle_pending(root: str | Path, on_move: Callable[[str], None] | None = Non
     return moved
 
 @contextmanager
-def atomic_group(root: str | Path, on_move: Callable[[str], None] | None = None) -> Iterator[Callable[[str], Path]]:
+def atomic_group(root: str | Path,  # the folder the group's files land in, at paths relative to it
+                 on_move: Callable[[str], None] | None = None,  # called with each file's relative path once it is in place
+                ) -> Iterator[Callable[[str], Path]]:
     "Yield `place(rel) -> Path`, where to write each file of a group; on exit all of them land under `root` at once."
     root = Path(root)
     with atomic_dir(root / PENDING / uuid.uuid4().hex) as tmp:
@@ -276,7 +307,8 @@ def atomic_group(root: str | Path, on_move: Callable[[str], None] | None = None)
     settle_pending(root, on_move)            # json sidecars land before the files they describe
 
 # %% ../nbs/00_core.ipynb #154fc4e0
-def seed_everything(seed: int) -> int:
+def seed_everything(seed: int,  # any int; NumPy gets it modulo 2**32
+                   ) -> int:
     "Seed Python's `random`, NumPy and torch (all devices); returns `seed`."
     random.seed(seed)
     try:
@@ -299,11 +331,14 @@ def as_prompts(prompts,               # one prompt (a string) or a sequence of t
         if not isinstance(p, str) or not p.strip(): raise PavError(f"{what} {i} is blank: every {what} needs some text")
     return [p.strip() for p in prompts]
 
-def content_key(record: Mapping[str, Any]) -> str:
+def content_key(record: Mapping[str, Any],  # JSON-serialisable; key order does not matter
+               ) -> str:
     "SHA-256 of the canonical JSON of `record` (sorted keys, UTF-8): the key of every content-addressed cache."
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
-def derive_seed(*keys: Any, base: int = 0) -> int:
+def derive_seed(*keys: Any,     # anything with a stable `repr` (prompt text, indices)
+                base: int = 0,  # the run's seed, so different runs derive different seeds
+               ) -> int:
     "A stable 31-bit seed from `base` and any printable keys (order matters)."
     h = hashlib.sha256(repr((base,) + keys).encode()).digest()
     return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
@@ -312,7 +347,8 @@ def derive_seed(*keys: Any, base: int = 0) -> int:
 _DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16", "half": "float16",
            "bf16": "bfloat16", "bfloat16": "bfloat16"}
 
-def pick_device(device: str | None = "auto"):
+def pick_device(device: str | None = "auto",  # 'auto' or None: CUDA, then MPS, then CPU; else any torch device string
+               ):
     "A `torch.device` for `device` ('auto', 'cpu', 'cuda', 'cuda:1', 'mps')."
     import torch
     if device in (None, "auto"):
@@ -326,7 +362,9 @@ def pick_device(device: str | None = "auto"):
         raise PavError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu or install a CUDA build of torch")
     return dev
 
-def pick_dtype(dtype: Any = "auto", device=None):
+def pick_dtype(dtype: Any = "auto",  # a name ('bf16', 'fp16', 'fp32', 'torch.float16', ...), a torch dtype, or 'auto'/None
+               device=None,         # only used by 'auto': a `torch.device` or a name for `pick_device` (None: auto)
+              ):
     "A `torch.dtype` for `dtype` ('auto', 'bf16', 'fp16', 'fp32' or a torch dtype) on `device`."
     import torch
     if isinstance(dtype, torch.dtype): return dtype
@@ -339,7 +377,9 @@ def pick_dtype(dtype: Any = "auto", device=None):
     return getattr(torch, name)
 
 # %% ../nbs/00_core.ipynb #b80ed043
-def format_table(rows: list[Mapping[str, Any]], cols: list[str] | None = None) -> str:
+def format_table(rows: list[Mapping[str, Any]],  # one dict per row; missing cells print empty
+                 cols: list[str] | None = None,  # column order (None: the keys of the first row)
+                ) -> str:
     "Left-aligned plain-text table of `rows` (dicts) over `cols` (default: keys of the first row)."
     if not rows: return "(no rows)"
     cols = cols or list(rows[0])
@@ -348,7 +388,8 @@ def format_table(rows: list[Mapping[str, Any]], cols: list[str] | None = None) -
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
-def short_path(p: str | Path) -> str:
+def short_path(p: str | Path,  # any path; `~` is expanded and it is resolved before shortening
+              ) -> str:
     "A path for people to read: installed packages as `site-packages/...`, then `./...` and `~/...` shortened."
     import sysconfig
     p = Path(p).expanduser().resolve() if str(p) else Path(p)
@@ -358,7 +399,8 @@ def short_path(p: str | Path) -> str:
         except ValueError: continue
     return str(p)
 
-def human_size(n: float) -> str:
+def human_size(n: float,  # a size in bytes; decimal units (1 KB = 1000 B), at most GB
+              ) -> str:
     "Bytes as a short human-readable string (1.4 MB)."
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB": return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
