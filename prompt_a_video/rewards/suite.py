@@ -24,7 +24,11 @@ from ..video import Video
 __all__ = ['check_batch', 'Reward', 'video_id', 'RewardSuite']
 
 # %% ../../nbs/20_rewards.ipynb #74af21dd
-def check_batch(videos, prompts, candidates=None, min_frames: int = 1) -> tuple[list[Video], list[str], list[str]]:
+def check_batch(videos,                 # `Video`s or uint8/float frame arrays (T, H, W, 3); one video alone is allowed
+                prompts,                # original prompts, one per video (a single string for a single video)
+                candidates=None,        # the prompts the videos were rendered from, one per video; None: the originals
+                min_frames: int = 1     # fewest frames a video may have (the suite's strictest reward sets it)
+               ) -> tuple[list[Video], list[str], list[str]]:
     "Validated (videos, prompts, candidates); candidates default to the prompts."
     if isinstance(videos, (Video, np.ndarray)): videos = [videos]
     videos = list(videos)
@@ -53,11 +57,11 @@ def check_batch(videos, prompts, candidates=None, min_frames: int = 1) -> tuple[
 @dataclass
 class Reward:
     "A batch reward function and the dimensions it returns."
-    name: str
-    dims: tuple[str, ...]
+    name: str                 # short label, used in error messages and in the suite's cache version
+    dims: tuple[str, ...]     # dimension names each result dict holds, e.g. ("AES",); missing ones become NaN
     fn: Callable[[list[Video], list[str], list[str]], list[dict]]   # (videos, prompts, candidates) -> per-video dicts
-    version: str = "1"
-    min_frames: int = 1
+    version: str = "1"        # bump when the scores change: it is part of the score cache key
+    min_frames: int = 1       # fewest frames a video must have for this reward (e.g. 2 for motion metrics)
 
     def __call__(self, videos, prompts, candidates=None) -> list[dict]:
         videos, prompts, candidates = check_batch(videos, prompts, candidates, self.min_frames)
@@ -65,7 +69,8 @@ class Reward:
         if len(out) != len(videos): raise RuntimeError(f"reward {self.name} returned {len(out)} results for {len(videos)} videos")
         return [{d: float(o.get(d, math.nan)) for d in self.dims} for o in out]
 
-def video_id(v: Video) -> str:
+def video_id(v: Video  # the video; its `meta["key"]` is used when set (videos from the cache)
+            ) -> str:     # a hex digest, the same for the same video across processes
     "A stable id of a video: its cache key when it came from the video cache, else a hash of its pixels."
     if v.meta.get("key"): return v.meta["key"]
     h = hashlib.sha256(v.frames.tobytes()); h.update(repr((v.frames.shape, v.fps)).encode())
@@ -73,7 +78,11 @@ def video_id(v: Video) -> str:
 
 class RewardSuite:
     "Several rewards run together: `suite(videos, prompts, candidates=None) -> list[Scores]`, cached."
-    def __init__(self, rewards: Sequence[Reward], name: str = "custom", cache: bool | str | Path = True):
+    def __init__(self,
+                 rewards: Sequence[Reward],          # the rewards to run; their dimensions must not overlap
+                 name: str = "custom",               # suite name, part of the score cache key ("offline", "paper", ...)
+                 cache: bool | str | Path = True     # score cache: True (`cache_dir("scores")`), a folder, or False for none
+                ):
         self.rewards, self.name = list(rewards), name
         dims = [d for r in self.rewards for d in r.dims]
         if len(set(dims)) != len(dims): raise PavError(f"rewards in a suite must not share dimensions: {dims}")
