@@ -43,9 +43,9 @@ def _check_frames(frames) -> np.ndarray:
 @dataclass(eq=False)
 class Video:
     "Frames as uint8 (T, H, W, 3), a frame rate and free-form metadata."
-    frames: np.ndarray
-    fps: float = 8.0
-    meta: dict = field(default_factory=dict)
+    frames: np.ndarray   # uint8, shape (T, H, W, 3), RGB; checked on construction
+    fps: float = 8.0     # frames per second, > 0: sets the video's duration and the saved files' rate
+    meta: dict = field(default_factory=dict)  # free-form info (prompt, seed, cache key, source path); not compared by ==
 
     def __post_init__(self):
         self.frames = _check_frames(self.frames)
@@ -53,7 +53,11 @@ class Video:
             raise PavError(f"fps must be a positive number, got {self.fps!r}")
 
     @classmethod
-    def from_array(cls, arr, fps: float = 8.0, meta: dict | None = None) -> "Video":
+    def from_array(cls,
+                   arr,                      # (T, H, W, 3) or (T, 3, H, W); uint8, or float in [0, 1] (clipped); numpy or torch
+                   fps: float = 8.0,         # frames per second
+                   meta: dict | None = None, # copied into `Video.meta` (None: empty)
+                  ) -> "Video":
         "A `Video` from uint8 or float-in-[0, 1] frames, (T, H, W, 3) or (T, 3, H, W), numpy or torch."
         if hasattr(arr, "detach"): arr = arr.detach().float().cpu().numpy()
         arr = np.asarray(arr)
@@ -103,7 +107,10 @@ def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
 
 VIDEO_FORMATS = {".mp4": "H.264, lossy, plays everywhere", ".mkv": "FFV1, lossless: decodes to the exact frames"}
 
-def save_video(video: Video, path: str | Path, crf: int = 12) -> Path:
+def save_video(video: Video,      # the video to write
+               path: str | Path,  # ends in .mp4 or .mkv (the format follows the suffix); parent folders are made
+               crf: int = 12,     # x264 quality for .mp4, 0 (best) to 51; ignored for lossless .mkv
+              ) -> Path:
     "Write `video` to `path` (.mp4 lossy H.264, .mkv lossless FFV1), atomically; returns the path."
     path = Path(path)
     ext = path.suffix.lower()
@@ -120,7 +127,9 @@ def save_video(video: Video, path: str | Path, crf: int = 12) -> Path:
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
-def load_video(path: str | Path, max_frames: int | None = None) -> Video:
+def load_video(path: str | Path,               # any file FFmpeg decodes (.mp4, .mkv, ...); its first video stream is read
+               max_frames: int | None = None,  # stop after this many frames from the start (None or 0: all)
+              ) -> Video:
     "Read an mp4 (or any format FFmpeg reads) into a `Video`."
     import av
     path = Path(path)
@@ -142,25 +151,36 @@ Video.save = save_video
 Video.load = staticmethod(load_video)
 
 # %% ../nbs/10_video.ipynb #23797cb2
-def sample_indices(n: int, k: int) -> np.ndarray:
+def sample_indices(n: int,  # frames in the video, at least 1
+                   k: int,  # frames wanted, at least 1; with k > n some indices repeat
+                  ) -> np.ndarray:
     "Indices of `k` frames out of `n` by the paper's rule `np.arange(0, n, n/k).astype(int)`."
     if n < 1 or k < 1: raise PavError(f"cannot sample {k} frame(s) from a video of {n} frame(s)")
     return np.arange(0, n, n / k).astype(int)[:k]
 
-def _sample(self: Video, k: int) -> np.ndarray:
+def _sample(self: Video,
+            k: int,  # frames wanted, spread over the whole video (at least 1)
+           ) -> np.ndarray:
     "The `k` frames picked by `sample_indices`, as uint8 (k, H, W, 3)."
     return self.frames[sample_indices(self.num_frames, k)]
 Video.sample = _sample
 
 # %% ../nbs/10_video.ipynb #a2dd4a68
-def _strip(self: Video, k: int = 4, height: int = 72):
+def _strip(self: Video,
+           k: int = 4,        # frames shown side by side (capped at the video's frame count)
+           height: int = 72,  # pixels; each frame's width keeps its aspect ratio
+          ):
     "A PIL image of `k` sampled frames side by side, each `height` pixels tall."
     from PIL import Image
     w = max(1, round(self.width * height / self.height))
     return Image.fromarray(np.concatenate(
         [np.asarray(Image.fromarray(f).resize((w, height))) for f in self.sample(min(k, self.num_frames))], axis=1))
 
-def _gif(self: Video, path: str | Path | None = None, height: int = 96, max_frames: int = 16) -> bytes:
+def _gif(self: Video,
+         path: str | Path | None = None,  # also write the GIF here, atomically (None: only return the bytes)
+         height: int = 96,                # pixels; width keeps the aspect ratio
+         max_frames: int = 16,            # frames kept, spread over the video; each shows longer so the GIF lasts as long as the video
+        ) -> bytes:
     "A small looping GIF of the video (at most `max_frames` frames); written to `path` if given."
     from PIL import Image
     w = max(1, round(self.width * height / self.height))
@@ -187,23 +207,23 @@ class TextEncoder:
 @dataclass(frozen=True)
 class Target:
     "A text-to-video model with its recommended settings and input rules."
-    name: str
+    name: str                     # key in `TARGETS`, as given to `--target`, e.g. "cogvideox-5b"
     model_id: str                 # hub id, or "asset:NAME" for a local offline asset
     pipeline: str                 # diffusers pipeline class
-    num_frames: int
-    height: int
-    width: int
-    steps: int
-    guidance: float
-    fps: float
-    dtype: str
-    text_encoders: tuple[TextEncoder, ...]
+    num_frames: int               # recommended frames per video (used when a setting leaves it None)
+    height: int                   # recommended height in pixels
+    width: int                    # recommended width in pixels
+    steps: int                    # recommended denoising steps
+    guidance: float               # recommended classifier-free guidance scale
+    fps: float                    # recommended frame rate of saved videos, frames per second
+    dtype: str                    # dtype used on a GPU when settings say 'auto' ('bf16', 'fp16', 'fp32')
+    text_encoders: tuple[TextEncoder, ...]  # the first one's tokenizer counts prompt tokens; the smallest `max_tokens` is the prompt budget
     size_multiple: int = 16       # height and width must be multiples of this
     frame_rule: tuple[int, int] = (4, 1)   # num_frames % a == b
-    max_frames: int | None = None
+    max_frames: int | None = None # most frames the checkpoint can render (None: no limit beyond `frame_rule`)
     negative_prompt: bool = True  # the pipeline accepts a negative prompt
-    call_kwargs: dict = field(default_factory=dict)
-    notes: str = ""
+    call_kwargs: dict = field(default_factory=dict)  # extra keyword arguments for every pipeline call; part of the cache key
+    notes: str = ""               # caveats shown to users, e.g. why negative prompts are refused
     settings: dict = field(default_factory=dict)   # named settings: name -> GenerationSettings fields
     default_setting: str | None = None            # the named setting used when none is asked for
 
@@ -245,7 +265,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
                      "model-card": {}}, default_setting="model-card"),
 ]}
 
-def get_target(name: str) -> Target:
+def get_target(name: str,  # a key of `TARGETS` (a `Target` is returned as is)
+              ) -> Target:
     "The registered target called `name`; an unknown name lists the valid ones."
     if isinstance(name, Target): return name
     if name not in TARGETS: raise PavError(f"unknown target {name!r}; choose one of {sorted(TARGETS)}")
@@ -324,19 +345,26 @@ _PIXEL_FIELDS = ("model_id", "num_frames", "height", "width", "steps", "guidance
 
 class VideoCache:
     "Content-addressed store of generated videos: a lossless mkv + JSON sidecar per key."
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self,
+                 root: str | Path | None = None,  # cache folder (None: `videos` under the package cache); made on first write
+                ):
         self.root = Path(root) if root is not None else cache_dir("videos", create=False)
         self.recovered = settle_pending(self.root, on_move=self._logged) if self.root.is_dir() else []
 
     @staticmethod
-    def key(record: dict) -> str:
+    def key(record: dict,  # everything that determines the pixels, e.g. `VideoGenerator.record` output
+           ) -> str:
         "SHA-256 of the canonical JSON of `record`."
         return content_key(record)
 
-    def path(self, key: str) -> Path: return self.root / key[:2] / f"{key}.mkv"
+    def path(self,
+             key: str,  # a 64-hex-digit cache key; its first 2 digits name the sub-folder
+            ) -> Path: return self.root / key[:2] / f"{key}.mkv"
     def __contains__(self, key: str) -> bool: return self.path(key).is_file()
 
-    def get(self, key: str) -> Video | None:
+    def get(self,
+            key: str,  # a cache key from `VideoCache.key`
+           ) -> Video | None:
         "The stored video for `key`, or None."
         p = self.path(key)
         if not p.is_file(): return None
@@ -350,7 +378,9 @@ class VideoCache:
         if rel.endswith(".mkv"):                      # one line per video that landed, for auditing
             with open(self.root / "renders.log", "a") as f: f.write(Path(rel).stem + "\n")
 
-    def put_batch(self, items: Sequence[tuple[str, Video, dict]]) -> list[Path]:
+    def put_batch(self,
+                  items: Sequence[tuple[str, Video, dict]],  # (key, video, info for the JSON sidecar) per video
+                 ) -> list[Path]:
         "Store (key, video, info) items as one unit: a kill leaves all of them or none; returns the paths."
         with atomic_group(self.root, on_move=self._logged) as place:
             for key, video, info in items:
@@ -358,7 +388,11 @@ class VideoCache:
                 save_video(video, place(f"{key[:2]}/{key}.mkv"))
         return [self.path(k) for k, _, _ in items]
 
-    def put(self, key: str, video: Video, info: dict) -> Path:
+    def put(self,
+            key: str,      # a cache key from `VideoCache.key`
+            video: Video,  # stored losslessly (FFV1 .mkv), so `get` returns the same frames
+            info: dict,    # JSON-serialisable; merged into the video's `meta` by `get`
+           ) -> Path:
         "Store one video under `key` with `info` in the sidecar; returns its path."
         return self.put_batch([(key, video, info)])[0]
 
@@ -463,7 +497,9 @@ def _configure(self: VideoGenerator, pipe):
 
 # %% ../nbs/10_video.ipynb #9fbbd4cf
 @patch
-def count_tokens(self: VideoGenerator, texts: Sequence[str]) -> list[int]:
+def count_tokens(self: VideoGenerator,
+                 texts: Sequence[str],  # prompts to measure (a list, even for one)
+                ) -> list[int]:
     "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
     if getattr(self, "_tok", None) is None:
         enc = self.target.text_encoders[0]
@@ -478,7 +514,12 @@ def count_tokens(self: VideoGenerator, texts: Sequence[str]) -> list[int]:
 
 # %% ../nbs/10_video.ipynb #acc6b4d7
 @patch
-def record(self: VideoGenerator, prompt: str, seed: int, negative_prompt: str | None, batch: Sequence | None = None) -> dict:
+def record(self: VideoGenerator,
+           prompt: str,                   # the text rendered
+           seed: int,                     # seed of the video's own CPU torch generator
+           negative_prompt: str | None,   # None: none (the settings decide the unconditional branch)
+           batch: Sequence | None = None, # (prompt, seed) pairs rendered together in one call; recorded only when 2 or more
+          ) -> dict:
     "Everything that determines the pixels of one video (the cache key's content), its batch of (prompt, seed) included."
     s = self.settings
     r = {"target": self.target.name, **{k: getattr(s, k) for k in _PIXEL_FIELDS if k != "model_id"},
@@ -531,8 +572,12 @@ def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative
 
 # %% ../nbs/10_video.ipynb #02c45263
 @patch
-def generate(self: VideoGenerator, prompts: str | Sequence[str], seeds: int | Sequence[int] | None = None,
-             negative_prompt: str | None = None, progress: bool = True) -> list[Video]:
+def generate(self: VideoGenerator,
+             prompts: str | Sequence[str],  # one prompt or several; blank ones are refused
+             seeds: int | Sequence[int] | None = None,  # one per prompt, or one int for all (None: 0), each in [0, 2**63)
+             negative_prompt: str | None = None,  # used for every prompt; None or blank: none (targets without negative prompts refuse one)
+             progress: bool = True,  # progress bar over the videos not found in the cache (False: none)
+            ) -> list[Video]:
     "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
     prompts, seeds = _validate_prompts(prompts, seeds, negative_prompt, self.target)
     if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
