@@ -54,7 +54,11 @@ ARCHITECTURES = {
                          scheduler={**_COGVIDEOX_SCHEDULER, "snr_shift_scale": 1.0}),
 }
 
-def random_pipeline(target: str, device="cuda", dtype="bf16", tokenizer=None):
+def random_pipeline(target: str,     # a key of `ARCHITECTURES` ('cogvideox-2b' or 'cogvideox-5b')
+                    device="cuda",   # where the weights are created (a torch device or its name)
+                    dtype="bf16",    # weight dtype: a name for `pick_dtype` or a torch dtype
+                    tokenizer=None,  # a T5 tokenizer (None: the tiny CogVideoX asset's; only timing matters here)
+                   ):
     "A real-size pipeline of `target` with random weights, built on `device` (for speed and memory figures)."
     import torch
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
@@ -74,9 +78,13 @@ def random_pipeline(target: str, device="cuda", dtype="bf16", tokenizer=None):
     return CogVideoXPipeline(tokenizer=tokenizer, scheduler=CogVideoXDDIMScheduler(**a["scheduler"]), **parts)
 
 # %% ../nbs/80_benchmarking.ipynb #8b28672f
-def benchmark_generation(target: str = "cogvideox-2b", variants=("plain", "pab", "fbc", "compile"), pipeline=None,
-                         steps: int | None = None, prompt: str = "a corgi running on a beach at sunset, golden light",
-                         **overrides) -> list[dict]:
+def benchmark_generation(target: str = "cogvideox-2b",  # a registered target whose pipeline is timed
+                         variants=("plain", "pab", "fbc", "compile"),  # each 'plain', 'pab', 'fbc', 'faster' (cache hooks) or 'compile'; speed-ups need 'plain'
+                         pipeline=None,  # a loaded pipeline of `target` (None: `random_pipeline(target)` on CUDA in bf16)
+                         steps: int | None = None,  # denoising steps of the timed render (None: the target's recommended)
+                         prompt: str = "a corgi running on a beach at sunset, golden light",  # the one prompt rendered
+                         **overrides,  # `GenerationSettings` fields for every variant, e.g. num_frames=9
+                        ) -> list[dict]:
     "Seconds per video and peak memory of `target` for each variant, with speed-ups over `plain`."
     import torch
     pipe = pipeline or random_pipeline(target)
@@ -124,8 +132,13 @@ CLIP_VIT_H14 = dict(text_config=dict(hidden_size=1024, intermediate_size=4096, n
                     vision_config=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16,
                                        patch_size=14, image_size=224, hidden_act="gelu"), projection_dim=1024)
 
-def random_paper_suite(tokenizer_dir: str | Path, device="cuda", dtype="bf16", batch_size: int = 1,
-                       gpu_preprocessing: bool = True, cache: bool = False) -> RewardSuite:
+def random_paper_suite(tokenizer_dir: str | Path,  # folder of the Idefics2 (Mistral) tokenizer; its length sets the vocabulary size
+                       device="cuda",             # where the weights are created
+                       dtype="bf16",              # weight dtype: a name for `pick_dtype` or a torch dtype
+                       batch_size: int = 1,       # videos per forward pass, in each of the three rewards
+                       gpu_preprocessing: bool = True,  # VideoScore's image processor: the torchvision one (runs on the GPU) if installed, else the PIL one
+                       cache: bool = False,       # score cache of the suite (False: none, so every call is timed)
+                      ) -> RewardSuite:
     "The paper's suite at real sizes with random weights (for benchmarks); `batch_size` videos per forward pass."
     from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, Idefics2Config, Idefics2Processor
     from prompt_a_video.assets import clip_tokenizer_dir
@@ -154,7 +167,10 @@ def random_paper_suite(tokenizer_dir: str | Path, device="cuda", dtype="bf16", b
                         mps_reward("random-mps", batch_size=batch_size, model=mps, tokenizer=ctok, processor=cproc)],
                        name="paper-random", cache=cache)
 
-def benchmark_rewards(suites: dict, videos: list[Video], prompt: str = "a corgi running on a beach at sunset") -> list[dict]:
+def benchmark_rewards(suites: dict,        # row name -> zero-argument suite factory; the first row is the speed-up baseline
+                      videos: list[Video], # videos scored in each timed call; the first also warms each reward up
+                      prompt: str = "a corgi running on a beach at sunset",  # the prompt paired with every video
+                     ) -> list[dict]:
     "Seconds per video for each reward of each suite (name -> suite factory), built and timed one after another."
     rows = []
     cuda = torch.cuda.is_available()
