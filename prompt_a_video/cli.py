@@ -50,20 +50,25 @@ def config_options(p: argparse.ArgumentParser,  # the (sub)command parser
             g.add_argument(*flags, dest=name, type=typ, default=None, metavar=None if ch else name.upper(), choices=ch, help=help)
     return g
 
-def options_for(args: argparse.Namespace, obj, skip: Sequence[str] = ()) -> dict:
+def options_for(args: argparse.Namespace,  # parsed by a parser that `config_options` filled
+                obj,                       # the config dataclass or function: only its parameter names are kept
+                skip: Sequence[str] = (),  # parameter names to leave out even when given
+               ) -> dict:
     "The parameters of `obj` given on the command line (those left out are not in the dict)."
     names = inspect.signature(obj).parameters
     return {k: v for k, v in vars(args).items() if k in names and k not in skip and v is not None}
 
 # %% ../nbs/90_cli.ipynb #8785f220
-def prompt_options(p: argparse.ArgumentParser):
+def prompt_options(p: argparse.ArgumentParser,  # the subcommand parser that takes prompts
+                  ):
     "Add PROMPT..., --file, --prompts and --limit."
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts")
     p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
     p.add_argument("--prompts", dest="prompt_set", metavar="SET", help="'vbench', 'vbench:DIMENSION' or a prompt file")
     p.add_argument("--limit", type=int, help="use only the first N prompts")
 
-def read_prompts(args: argparse.Namespace) -> list[str]:
+def read_prompts(args: argparse.Namespace,  # parsed by a parser that `prompt_options` set up
+                ) -> list[str]:
     "The prompts a subcommand was given, in order: arguments, then --file, then --prompts; at most --limit."
     out = list(args.prompts) + (read_prompt_file(args.file) if args.file else [])
     spec = args.prompt_set
@@ -106,7 +111,8 @@ def _quiet_hf():
         dl.disable_progress_bar()
     except ImportError: pass
 
-def read_prompt_file(path: str) -> list[str]:
+def read_prompt_file(path: str,  # a UTF-8 text file, one prompt per line; a missing or empty file is a `PavError`
+                    ) -> list[str]:
     "Prompts from a UTF-8 text file, one per line (blank lines skipped)."
     from pathlib import Path
     p = Path(path)
@@ -319,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     for add in SUBCOMMANDS: add(sub)
     return p
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None,  # the arguments after `pav`, e.g. ['assets', '--json'] (None: `sys.argv[1:]`)
+        ) -> int:
     "Run `pav` with `argv` (default: the process arguments); returns the exit status."
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
