@@ -58,7 +58,9 @@ def videoscore_prompt(prompt: str,   # the original prompt the video is judged a
     "The VideoScore query for `prompt` followed by one image token per frame."
     return VIDEOSCORE_QUERY.format(text_prompt=prompt) + "<image> " * n_frames
 
-def videoscore_frames(v: Video, k: int = 16) -> np.ndarray:
+def videoscore_frames(v: Video,    # the video to judge
+                      k: int = 16    # frames the model takes: 16 for VideoScore, 48 for VideoScore-v1.1
+                     ) -> np.ndarray:  # uint8 (T, H, W, 3) with T = min(k, frames in the video)
     "The frames VideoScore sees: all of them when there are at most `k`, else `k` by the paper's rule."
     return v.frames if v.num_frames <= k else v.sample(k)
 
@@ -67,13 +69,19 @@ from transformers.models.idefics2.modeling_idefics2 import Idefics2Model, Idefic
 
 class VideoScoreModel(Idefics2PreTrainedModel):
     "Idefics2 with a regression head of `num_labels` outputs read at the last real token (VideoScore)."
-    def __init__(self, config):
+    def __init__(self, config  # an `Idefics2Config` with `num_labels` (5 for VideoScore)
+                ):
         super().__init__(config)
         self.model = Idefics2Model(config)
         self.score = nn.Linear(config.text_config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids, attention_mask, pixel_values=None, pixel_attention_mask=None):
+    def forward(self,
+                input_ids,                  # token ids (batch, length) from `Idefics2Processor`, right padded
+                attention_mask,             # (batch, length), 1 on real tokens: the head reads the last of them
+                pixel_values=None,          # frames (batch, images, 3, H, W) from the processor, in the model's dtype; None: no images
+                pixel_attention_mask=None   # (batch, images, H, W), True on real pixels; None: all real
+               ):                           # raw scores (batch, num_labels): VQ, TC, DD, TVA, FC, about 1-4
         h = self.model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
                        pixel_attention_mask=pixel_attention_mask).last_hidden_state
         last = attention_mask.long().sum(1) - 1          # right padding: last real token of each row
@@ -94,7 +102,10 @@ def _on_device(image_processor, device) -> dict:
     return {"device": str(device)} if fast and device.type == "cuda" else {}
 
 
-def load_videoscore(model_id: str = "TIGER-Lab/VideoScore", device="auto", dtype="bf16"):
+def load_videoscore(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local folder (TIGER-Lab/VideoScore-v1.1 too)
+                    device="auto",                          # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'
+                    dtype="bf16"                            # 'bf16', 'fp16', 'fp32', 'auto' or a torch dtype
+                   ):                                       # (model in eval mode on `device`, processor without image splitting)
     "VideoScore model and processor from `model_id` (hub id or folder), checked for missing/unexpected keys."
     import importlib.util
     from transformers import Idefics2Config, Idefics2Processor
@@ -114,8 +125,14 @@ def load_videoscore(model_id: str = "TIGER-Lab/VideoScore", device="auto", dtype
     proc.image_processor.do_image_splitting = False
     return model.to(dev).eval(), proc
 
-def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore", n_frames: int | None = None, device="auto",
-                      dtype="bf16", batch_size: int = 1, model=None, processor=None) -> Reward:
+def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local folder; also names the reward in the cache key
+                      n_frames: int | None = None,            # frames per video; None: 16 (48 for TIGER-Lab/VideoScore-v1.1)
+                      device="auto",                          # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'
+                      dtype="bf16",                           # 'bf16', 'fp16', 'fp32', 'auto' or a torch dtype
+                      batch_size: int = 1,                    # videos per forward pass (right-padded together)
+                      model=None,                             # an already loaded `VideoScoreModel`; None: load `model_id`
+                      processor=None                          # its `Idefics2Processor`, required with `model`
+                     ) -> Reward:
     "VideoScore's five dimensions (raw, 1-4) as a `Reward`; pass `model`/`processor` to skip loading."
     from PIL import Image
     if model is None: model, processor = load_videoscore(model_id, device, dtype)
@@ -137,7 +154,8 @@ def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore", n_frames: int | No
     return Reward(f"videoscore:{model_id}", VIDEOSCORE_DIMS, fn, version=f"2:{k}")   # 2: query with its blank lines
 
 # %% ../../nbs/23_videoscore.ipynb #55cdb74a
-def build_tiny_videoscore(out: str | Path) -> Path:
+def build_tiny_videoscore(out: str | Path  # folder to write the weights, config and processor to (created if missing)
+                         ) -> Path:          # `out`, loadable with `load_videoscore`
     "Write a tiny random VideoScore (released key names, tiny sizes) with its processor to `out`."
     import torch
     from transformers import AutoTokenizer, Idefics2Config, Idefics2Processor
