@@ -28,8 +28,15 @@ def _load_clip(model_id: str, device, dtype):
     _check_keys(info, f"CLIP {model_id}")
     return model.to(device).eval(), proc
 
-def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14", head: str = AESTHETIC_HEAD_URL,
-                     n_frames: int = 4, device="auto", dtype="fp32", batch_size: int = 8, model=None, processor=None) -> Reward:
+def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14",  # CLIP hub id or folder; also names the reward in the cache key
+                     head: str = AESTHETIC_HEAD_URL,  # linear head state dict (.pth): a local path, or a URL downloaded once
+                     n_frames: int = 4,      # frames sampled per video by the paper's rule; the score is their mean
+                     device="auto",          # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'; with `model`, its device wins
+                     dtype="fp32",           # CLIP's dtype when loading ('fp32', 'bf16', 'fp16', 'auto'); the head always runs in fp32
+                     batch_size: int = 8,    # videos whose frames go through CLIP in one forward pass
+                     model=None,             # an already loaded `CLIPModel`; None: load `clip_id`
+                     processor=None          # its `CLIPImageProcessor`, required with `model`
+                    ) -> Reward:
     "LAION aesthetic score (raw, about 0-10): a linear head on L2-normalised CLIP ViT-L/14 image embeddings."
     dev = pick_device(device)
     if model is None: model, processor = _load_clip(clip_id, dev, pick_dtype(dtype, dev))
