@@ -21,17 +21,20 @@ __all__ = ['PRICES', 'ChatReply', 'ChatError', 'estimate_cost', 'OpenAIChat', 'L
 @dataclass
 class ChatReply:
     "One completion: its text, token usage, estimated cost (USD) and wall time."
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    seconds: float = 0.0
-    model: str = ""
+    text: str                        # the reply ('' when the server sent no content); LocalChat strips surrounding whitespace
+    prompt_tokens: int = 0           # input tokens as the server (or local tokenizer) counted them; 0 when not reported
+    completion_tokens: int = 0       # generated tokens; 0 when not reported
+    cost: float = 0.0                # estimated USD from `estimate_cost`; 0 for local and unpriced models
+    seconds: float = 0.0             # wall time of the call, the client's own retries included
+    model: str = ""                  # the configured model name (LocalChat: its folder name)
     finish_reason: str = ""          # 'stop', 'length' (cut off at the token limit), or '' when unknown
 
 class ChatError(PavError):
     "An operator call that failed after the client's own retries; `kind` names the fault."
-    def __init__(self, kind: str, message: str):
+    def __init__(self,
+                 kind: str,     # 'rate_limit', 'timeout', 'connection', 'auth', 'http_<status>', 'bad_response' or 'empty'
+                 message: str   # what happened, for people: the client's or server's message (for 'bad_response', its first 200 characters)
+                ):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
 
@@ -39,7 +42,11 @@ class ChatError(PavError):
 PRICES = {"gpt-4o": (2.50, 10.00), "gpt-4o-mini": (0.15, 0.60), "gpt-4-turbo": (10.00, 30.00),
           "gpt-4-turbo-2024-04-09": (10.00, 30.00), "gpt-4.1": (2.00, 8.00), "gpt-4.1-mini": (0.40, 1.60)}
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, prices: dict | None = None) -> float:
+def estimate_cost(model: str,               # model name; a dated variant ('gpt-4o-2024-08-06') takes its base model's price
+                  prompt_tokens: int,       # input tokens of the call
+                  completion_tokens: int,   # output tokens of the call
+                  prices: dict | None = None  # {model: (USD per million input tokens, USD per million output tokens)}; None: `PRICES`
+                 ) -> float:
     "Estimated USD cost of a call (0 for models without a known price, e.g. local ones)."
     p = (prices or PRICES).get(model) or next((v for k, v in (prices or PRICES).items() if model.startswith(k + "-")), None)
     return 0.0 if p is None else (prompt_tokens * p[0] + completion_tokens * p[1]) / 1e6
@@ -47,9 +54,17 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, prices
 # %% ../nbs/30_llm.ipynb #0f7d976d
 class OpenAIChat:
     "Chat completions from any OpenAI-compatible server; the key is read from `api_key_env` and never kept in logs."
-    def __init__(self, model: str = "gpt-4o", base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 60.0, max_retries: int = 3, temperature: float = 1.0, max_tokens: int = 1024,
-                 extra_body: dict | None = None, prices: dict | None = None):
+    def __init__(self,
+                 model: str = "gpt-4o",              # model name sent to the server; also the key for the price estimate
+                 base_url: str | None = None,        # an OpenAI-compatible server, e.g. http://localhost:8000/v1; None: OpenAI's API (or $OPENAI_BASE_URL)
+                 api_key_env: str = "OPENAI_API_KEY",  # environment variable holding the key; may be unset when `base_url` is given
+                 timeout: float = 60.0,              # seconds per HTTP attempt before it counts as a timeout
+                 max_retries: int = 3,               # retries the openai client makes itself on 429, 5xx and dropped connections; 0: none
+                 temperature: float = 1.0,           # sampling temperature (0-2) for calls that pass none
+                 max_tokens: int = 1024,             # completion token limit for calls that pass none
+                 extra_body: dict | None = None,     # extra JSON fields sent with every request (server-specific options, e.g. vLLM's top_k)
+                 prices: dict | None = None          # {model: (USD per million input, output tokens)} for the cost estimate; None: `PRICES`
+                ):
         import httpx
         from openai import OpenAI
         key = os.environ.get(api_key_env)
@@ -83,8 +98,13 @@ class OpenAIChat:
 
     def __repr__(self): return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"   # no key
 
-    def __call__(self, messages: list[dict], temperature: float | None = None, seed: int | None = None,
-                 max_tokens: int | None = None, stop: list[str] | None = None) -> ChatReply:
+    def __call__(self,
+                 messages: list[dict],              # chat messages, [{"role": "system"|"user"|"assistant", "content": str}, ...]
+                 temperature: float | None = None,  # sampling temperature; None: the client's `temperature`
+                 seed: int | None = None,           # sent to the server, which may or may not honour it; None: no seed
+                 max_tokens: int | None = None,     # completion token limit; None: the client's `max_tokens`
+                 stop: list[str] | None = None      # strings at which the server ends the reply (not included in it)
+                ) -> ChatReply:
         import openai
         t0 = time.perf_counter()
         try:
@@ -109,8 +129,15 @@ class OpenAIChat:
 # %% ../nbs/30_llm.ipynb #73697fc8
 class LocalChat:
     "Chat with a local transformers model (default: SmolLM2-135M-Instruct from the offline assets)."
-    def __init__(self, model_dir: str | Path | None = None, device="auto", dtype="auto", max_new_tokens: int = 256,
-                 temperature: float = 0.7, top_p: float = 0.9, repetition_penalty: float = 1.1):
+    def __init__(self,
+                 model_dir: str | Path | None = None,  # instruct model folder (or hub id) with a chat template; None: the offline SmolLM2-135M-Instruct
+                 device="auto",                        # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'
+                 dtype="auto",                         # 'auto' (bf16 or fp16 on CUDA, fp32 elsewhere), 'bf16', 'fp16', 'fp32'
+                 max_new_tokens: int = 256,            # generated-token limit for calls that pass no `max_tokens`
+                 temperature: float = 0.7,             # sampling temperature for calls that pass none; 0: greedy decoding
+                 top_p: float = 0.9,                   # nucleus sampling: keep the most likely tokens up to this probability mass (0-1]
+                 repetition_penalty: float = 1.1       # above 1 discourages repeating tokens; 1: no penalty
+                ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         if model_dir is None:
             from prompt_a_video.assets import smollm2_dir
@@ -128,8 +155,13 @@ class LocalChat:
 
     def __repr__(self): return f"LocalChat({self.model!r})"
 
-    def __call__(self, messages: list[dict], temperature: float | None = None, seed: int | None = None,
-                 max_tokens: int | None = None, stop: list[str] | None = None) -> ChatReply:
+    def __call__(self,
+                 messages: list[dict],              # chat messages, [{"role": ..., "content": ...}]; a final assistant message is continued (prefill)
+                 temperature: float | None = None,  # sampling temperature; None: the client's `temperature`; 0: greedy
+                 seed: int | None = None,           # seeds torch before generating: the same seed gives the same reply; None: unseeded
+                 max_tokens: int | None = None,     # generated-token limit; None: the client's `max_new_tokens`
+                 stop: list[str] | None = None      # strings that end generation early (the reply may end with them)
+                ) -> ChatReply:
         import torch
         t = self.temperature if temperature is None else temperature
         t0 = time.perf_counter()
@@ -153,7 +185,9 @@ class LocalChat:
         return ChatReply(text, n_in, len(new), 0.0, time.perf_counter() - t0, self.model, "length" if cut else "stop")
 
 # %% ../nbs/30_llm.ipynb #ab7458de
-def make_operator(spec: str, **kw):
+def make_operator(spec: str,  # 'local', 'local:PATH', an OpenAI model name (gpt-*, o1*, o3*, o4*, chatgpt*) or 'http(s)://host:port/v1[#model]'
+                  **kw         # passed on to `LocalChat` or `OpenAIChat` (e.g. temperature, max_retries)
+                 ):            # a `LocalChat` or an `OpenAIChat`
     "An operator from a name: 'local', 'local:PATH', 'gpt-4o' (or another OpenAI model), or 'http(s)://URL[#model]'."
     spec = (spec or "").strip()
     if not spec: raise PavError("no operator given: use 'local', 'local:PATH', an OpenAI model name or a server URL")
