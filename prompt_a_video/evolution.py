@@ -67,7 +67,9 @@ class EvolutionConfig(Config):
         for k in ("iterations", "candidates", "max_asks", "max_inflight"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
 
-def ranking_weights(cfg: EvolutionConfig, dims: Sequence[str]) -> dict:
+def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; else the paper's or the offline defaults
+                    dims: Sequence[str]     # dimensions the suite produces (`suite.dims`); every weight must name one
+                   ) -> dict:               # {dimension: weight}, applied to normalised scores
     "The weights `cfg` ranks with for a suite producing `dims`."
     if cfg.weights: w = cfg.weights
     elif set(PAPER_DIMENSIONS) <= set(dims): w = EVOLUTION_WEIGHTS
@@ -77,7 +79,9 @@ def ranking_weights(cfg: EvolutionConfig, dims: Sequence[str]) -> dict:
     if missing: raise PavError(f"ranking weights name dimensions {missing} that the suite does not produce ({list(dims)})")
     return dict(w)
 
-def keep_source(prompt: str, cfg: EvolutionConfig) -> bool:
+def keep_source(prompt: str,          # a source prompt
+                cfg: EvolutionConfig  # only `skip_digit_prompts` matters
+               ) -> bool:
     "Whether `prompt` is evolved under `cfg` (the released data dropped prompts with 3 or more digits)."
     return not (cfg.skip_digit_prompts and len(re.findall(r"\d", prompt)) >= 3)
 
@@ -105,7 +109,8 @@ Rules:
 - Write in English, at most six sentences each.
 - Answer with exactly {n} new rewrite(s), each inside <PROMPT></PROMPT> tags, and nothing else."""
 
-def dimension_legend(dims: Sequence[str]) -> str:
+def dimension_legend(dims: Sequence[str]  # score abbreviations in the order shown; unregistered ones are named by themselves
+                    ) -> str:
     "One line per score abbreviation saying what it measures (the released names for the paper's seven)."
     out = []
     for d in dims:
@@ -243,7 +248,8 @@ CREATE TABLE IF NOT EXISTS faults(kind TEXT PRIMARY KEY, n INTEGER);
 
 class RunStore:
     "SQLite (WAL) record of a prompt-evolution run."
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path  # the SQLite file (e.g. `run_dir/run.sqlite`); created with its folder, or reopened to resume
+                ):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -262,16 +268,25 @@ class RunStore:
 
 # %% ../nbs/31_evolution.ipynb #6cc2535f
 @patch
-def get_meta(self: RunStore, key: str, default=None):
+def get_meta(self: RunStore,
+             key: str,      # setting name, e.g. 'settings' or 'seconds'
+             default=None   # returned when `key` was never set
+            ):
     "The JSON value stored under `key`, or `default`."
     r = self._q("SELECT value FROM meta WHERE key=?", key)
     return json.loads(r[0][0]) if r else default
 
 @patch
-def set_meta(self: RunStore, key: str, value): self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
+def set_meta(self: RunStore,
+             key: str,  # setting name, e.g. 'settings' or 'seconds'
+             value      # any JSON-serialisable value; replaces the stored one
+            ):
+    self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
 
 @patch
-def source_id(self: RunStore, prompt: str) -> int:
+def source_id(self: RunStore,
+              prompt: str  # the source prompt, matched exactly (`Evolution.run` strips surrounding spaces first)
+             ) -> int:
     "The id of source prompt `prompt`, added if new."
     self._x("INSERT OR IGNORE INTO sources(prompt) VALUES (?)", prompt)
     return self._q("SELECT id FROM sources WHERE prompt=?", prompt)[0][0]
@@ -280,19 +295,34 @@ def source_id(self: RunStore, prompt: str) -> int:
 def source_ids(self: RunStore) -> list[int]: return [r[0] for r in self._q("SELECT id FROM sources ORDER BY id")]
 
 @patch
-def status(self: RunStore, sid: int) -> str: return self._q("SELECT status FROM sources WHERE id=?", sid)[0][0]
+def status(self: RunStore,
+           sid: int    # a source id from `source_id`
+          ) -> str:    # 'active' or 'stalled'
+    return self._q("SELECT status FROM sources WHERE id=?", sid)[0][0]
 
 @patch
-def set_status(self: RunStore, sid: int, status: str): self._x("UPDATE sources SET status=? WHERE id=?", status, sid)
+def set_status(self: RunStore,
+               sid: int,     # a source id from `source_id`
+               status: str   # 'active', or 'stalled' (asks ran out: the source is evolved no further)
+              ):
+    self._x("UPDATE sources SET status=? WHERE id=?", status, sid)
 
 # %% ../nbs/31_evolution.ipynb #25c04cc9
 @patch
-def candidates(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
+def candidates(self: RunStore,
+               sid: int,              # a source id from `source_id`
+               it: int | None = None  # round, 0 for the original; None: every round
+              ) -> list[dict]:        # `candidates` rows; `scores` is None until the round is scored
     "Candidates of source `sid` (of iteration `it` only, if given), in order."
     return self._rows("candidates", "iteration, idx", sid, it)
 
 @patch
-def add_candidates(self: RunStore, sid: int, it: int, texts: Sequence[str], seeds: Sequence[int]):
+def add_candidates(self: RunStore,
+                   sid: int,               # a source id from `source_id`
+                   it: int,                # round, 0 for the original
+                   texts: Sequence[str],   # the round's prompts; a prompt's position is its `idx`
+                   seeds: Sequence[int]    # one video seed per prompt
+                  ):
     "Write round `it` of source `sid` (once: a second write of the same round changes nothing)."
     with self.db:
         for i, (t, sd) in enumerate(zip(texts, seeds)):
@@ -300,7 +330,9 @@ def add_candidates(self: RunStore, sid: int, it: int, texts: Sequence[str], seed
                             "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, time.time()))
 
 @patch
-def save_scores(self: RunStore, results: Sequence[dict]):
+def save_scores(self: RunStore,
+                results: Sequence[dict]  # per candidate: `id` (its row id) and any of the score columns; absent ones become NULL
+               ):
     "Store the scores of several candidates in one transaction (keys: id, video_key, scores, score, failed, rendered, ...)."
     cols = ("video_key", "video_path", "scores", "score", "failed", "rendered", "render_seconds", "score_seconds")
     with self.db:
@@ -310,12 +342,18 @@ def save_scores(self: RunStore, results: Sequence[dict]):
 
 # %% ../nbs/31_evolution.ipynb #53dbf06a
 @patch
-def calls(self: RunStore, sid: int, it: int | None = None) -> list[dict]:
+def calls(self: RunStore,
+          sid: int,              # a source id from `source_id`
+          it: int | None = None  # round the calls were made for (1 and up); None: every round
+         ) -> list[dict]:        # `llm_calls` rows; `parsed` is a JSON list, or None for a failed call
     "Operator calls of source `sid` (of iteration `it` only, if given), in order."
     return self._rows("llm_calls", "iteration, ask", sid, it)
 
 @patch
-def add_call(self: RunStore, call: dict, faults: Counter):
+def add_call(self: RunStore,
+             call: dict,      # column -> value of one `llm_calls` row; (source_id, iteration, ask) identify it
+             faults: Counter  # fault kind -> count to add; not added when the call was already stored
+            ):
     "Store one operator call (columns of `llm_calls`) and add `faults` to the counts, in one transaction."
     with self.db:
         cur = self.db.execute(f"INSERT OR IGNORE INTO llm_calls({', '.join(call)}) VALUES ({', '.join('?' * len(call))})",
@@ -329,7 +367,10 @@ def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r i
 
 # %% ../nbs/31_evolution.ipynb #27858eff
 @patch
-def rounds_done(self: RunStore, sids: Sequence[int], iterations: int) -> int:
+def rounds_done(self: RunStore,
+                sids: Sequence[int],  # source ids to count over
+                iterations: int       # rounds after the original (`cfg.iterations`): a stalled source's missing rounds count as done
+               ) -> int:
     "Rounds finished over `sids` (a stalled source counts as finished), for the progress bar."
     n = 0
     for sid in sids:
@@ -339,7 +380,9 @@ def rounds_done(self: RunStore, sids: Sequence[int], iterations: int) -> int:
     return n
 
 @patch
-def totals(self: RunStore, sids: Sequence[int] | None = None) -> dict:
+def totals(self: RunStore,
+           sids: Sequence[int] | None = None  # source ids to count over; None or empty: all sources
+          ) -> dict:
     "Counts and sums over the candidates and operator calls of `sids` (default: all sources)."
     where = f"WHERE source_id IN ({','.join(str(int(s)) for s in sids)})" if sids else ""
     c = self._q(f"SELECT COUNT(*) n, SUM(rendered) r, SUM(failed) f, SUM(render_seconds) rs, SUM(score_seconds) ss "
@@ -363,7 +406,8 @@ class Step:
     n: int = 0                       # prompts to ask for ('ask')
     texts: list | None = None        # prompts to store ('write')
 
-def parsed_prompts(calls: Sequence[dict]) -> list[str]:
+def parsed_prompts(calls: Sequence[dict]  # `llm_calls` rows; `parsed` holds a JSON list of prompts, or None for a failed call
+                  ) -> list[str]:
     "The prompts parsed from stored operator calls, in call order."
     return [t for c in calls if c.get("parsed") for t in json.loads(c["parsed"])]
 
@@ -422,30 +466,45 @@ class Evolution:
 
 # %% ../nbs/31_evolution.ipynb #b7bca037
 @patch
-def key(self: Evolution, s: Scores) -> float:
+def key(self: Evolution,
+        s: Scores  # a candidate's raw scores; they are normalised before weighting
+       ) -> float:
     "The ranking score of a candidate (NaN when it failed)."
     return weighted_score(s, self.weights, normalised=True)
 
 @patch
-def history(self: Evolution, sid: int) -> list[tuple[str, Scores]]:
+def history(self: Evolution,
+            sid: int  # a source id from `store.source_id`
+           ) -> list[tuple[str, Scores]]:
     "The scored, non-failed prompts of source `sid` with their scores, original first."
     return [(r["text"], Scores(json.loads(r["scores"]))) for r in self.store.candidates(sid)
             if r["scores"] is not None and not r["failed"]]
 
 @patch
-def step(self: Evolution, sid: int, prompt: str) -> Step:
+def step(self: Evolution,
+         sid: int,    # a source id from `store.source_id`
+         prompt: str  # its source prompt (round 0's text)
+        ) -> Step:
     "What source `sid` needs next (see `next_step`)."
     return next_step(prompt, self.store.candidates(sid), self.store.calls(sid), self.store.status(sid), self.cfg)
 
 @patch
-def write(self: Evolution, sid: int, prompt: str, step: Step):
+def write(self: Evolution,
+          sid: int,     # a source id from `store.source_id`
+          prompt: str,  # its source prompt; the seeds are derived from it
+          step: Step    # a 'write' step: its `iteration` and `texts`
+         ):
     "Store a round's prompts, each with its seed derived from (source, round, index)."
     self.store.add_candidates(sid, step.iteration, step.texts,
                               [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(step.texts))])
 
 # %% ../nbs/31_evolution.ipynb #54f6f350
 @patch
-def render_round(self: Evolution, sid: int, prompt: str, it: int):
+def render_round(self: Evolution,
+                 sid: int,     # a source id from `store.source_id`
+                 prompt: str,  # its original prompt: every video is scored against it
+                 it: int       # the round to render, 0 for the original
+                ):
     "Render and score every candidate of round `it` of source `sid` against `prompt`, stored in one transaction."
     rows = self.store.candidates(sid, it)
     t0 = time.perf_counter()
@@ -464,14 +523,21 @@ def render_round(self: Evolution, sid: int, prompt: str, it: int):
 
 # %% ../nbs/31_evolution.ipynb #3000c113
 @patch
-def messages(self: Evolution, sid: int, prompt: str, step: Step) -> list[dict]:
+def messages(self: Evolution,
+             sid: int,     # a source id from `store.source_id`; its scored history is shown
+             prompt: str,  # its original prompt (the prefill starts with it)
+             step: Step    # an 'ask' step: `n` prompts are asked for
+            ) -> list[dict]:
     "The operator's chat for an 'ask' step (prefilled with the original prompt under `prefill`)."
     msgs = operator_messages(self.history(sid), self.key, step.n, self.cfg)
     if self.cfg.prefill: msgs.append({"role": "assistant", "content": f"<PROMPT>{prompt},"})
     return msgs
 
 @patch
-def ask(self: Evolution, messages: list[dict], seed: int) -> tuple[ChatReply | None, str | None, float]:
+def ask(self: Evolution,
+        messages: list[dict],  # the chat from `messages`
+        seed: int              # operator sampling seed, derived from (source, round, ask) so a resume asks the same
+       ) -> tuple[ChatReply | None, str | None, float]:
     "One operator call: (reply, None, 0) or, for a transport or API fault, (None, fault kind, seconds)."
     t0 = time.perf_counter()
     kw = {"stop": ["</PROMPT>", "\n"]} if self.cfg.prefill else {}
@@ -487,7 +553,13 @@ def _count_tokens(self: Evolution, texts):
     except PavError: return [math.ceil(len(t.split()) * 1.5) for t in texts]
 
 @patch
-def record_reply(self: Evolution, sid: int, step: Step, seed: int, result: tuple, messages: list[dict] | None = None):
+def record_reply(self: Evolution,
+                 sid: int,                           # a source id from `store.source_id`
+                 step: Step,                         # the 'ask' step the call answered (round, ask index, prompts asked for)
+                 seed: int,                          # the seed the call was made with, stored with it
+                 result: tuple,                      # what `ask` returned: (reply or None, fault kind or None, seconds)
+                 messages: list[dict] | None = None # the request, stored as JSON; None: stored as null
+                ):
     "Parse an operator reply once and store it with its prompts and fault counts."
     reply, err, secs = result
     faults, parsed = Counter(), None
@@ -510,7 +582,10 @@ def record_reply(self: Evolution, sid: int, step: Step, seed: int, result: tuple
 
 # %% ../nbs/31_evolution.ipynb #e5e3aa89
 @patch
-def run(self: Evolution, prompts: Sequence[str], progress: bool = True) -> dict:
+def run(self: Evolution,
+        prompts: Sequence[str],  # source prompts; blank ones are ignored, and those with 3+ digits under `skip_digit_prompts`
+        progress: bool = True    # show a progress bar of rounds (when output is a terminal or notebook); False: none
+       ) -> dict:
     "Evolve every prompt (resuming what the store already holds); returns the run summary."
     from tqdm.auto import tqdm
     prompts = [p.strip() for p in prompts if isinstance(p, str) and p.strip()]
@@ -556,7 +631,9 @@ def run(self: Evolution, prompts: Sequence[str], progress: bool = True) -> dict:
 
 # %% ../nbs/31_evolution.ipynb #ef02dc0e
 @patch
-def best_per_iteration(self: Evolution, sids: Sequence[int] | None = None) -> list[float]:
+def best_per_iteration(self: Evolution,
+                       sids: Sequence[int] | None = None  # source ids to average over; None or empty: all sources
+                      ) -> list[float]:                   # one value per iteration, 0 (the original) to `cfg.iterations`
     "Mean over source prompts of the best ranking score found up to each iteration."
     curves = []
     for sid in (sids or self.store.source_ids()):
@@ -570,14 +647,18 @@ def best_per_iteration(self: Evolution, sids: Sequence[int] | None = None) -> li
             for i in range(self.cfg.iterations + 1)] if curves else []
 
 @patch
-def summary(self: Evolution, sids: Sequence[int] | None = None) -> dict:
+def summary(self: Evolution,
+            sids: Sequence[int] | None = None  # source ids to summarise; None or empty: all sources
+           ) -> dict:
     "Counts, tokens, cost, faults and times of the run (of `sids` only, if given), and the best-score curve."
     return {**self.store.totals(sids), "faults": dict(self.store.faults()),
             "wall_seconds": round(self.store.get_meta("seconds", 0.0) or 0.0, 1),
             "best_per_iteration": self.best_per_iteration(sids)}
 
 @patch
-def plot(self: Evolution, path: str | Path | None = None):
+def plot(self: Evolution,
+         path: str | Path | None = None  # image file to save to (format from the extension: .png, .pdf, ...); None: not saved
+        ):                               # the matplotlib figure
     "Best ranking score per iteration (mean over source prompts); saved to `path` if given."
     import matplotlib
     if path: matplotlib.use("Agg")
@@ -592,7 +673,10 @@ def plot(self: Evolution, path: str | Path | None = None):
     return fig
 
 @patch
-def export(self: Evolution, path: str | Path, sids: Sequence[int] | None = None) -> Path:
+def export(self: Evolution,
+           path: str | Path,                  # the JSON file to write (atomically replaced)
+           sids: Sequence[int] | None = None  # source ids to export, in that order; None or empty: all sources
+          ) -> Path:
     "Write the history in the released code's JSON shape: [source][iteration] -> list of {prompt, scores}."
     out = []
     for sid in (sids or self.store.source_ids()):
