@@ -314,6 +314,137 @@ def _refine_cmd(args) -> int:
 
 SUBCOMMANDS = [_assets_parser, _generate_parser, _score_parser, _evolve_parser, _refine_parser]
 
+# %% ../nbs/90_cli.ipynb #7bfc1208
+_EXAMPLES.update({
+    "build-sft": "pav build-sft runs/cv-evolution --min-gain 0 --out data/sft_pairs.json",
+    "sft": "pav sft --preset paper --data data/sft_pairs.json --out boosters/cv-sft",
+    "build-dpo": "pav build-dpo --booster boosters/cv-sft --prompts dpo_prompts.txt --target cogvideox-5b --suite paper --out runs/cv-dpo",
+    "dpo": "pav dpo --sft boosters/cv-sft --data runs/cv-dpo --out boosters/cv-dpo",
+})
+
+def _write_json_new(path: str, data) -> None:
+    from prompt_a_video.core import atomic_write
+    atomic_write(path, json.dumps(data, indent=1, ensure_ascii=False))
+
+def _build_sft_parser(sub):
+    from prompt_a_video.data import SFTDataConfig
+    p = _sub(sub, "build-sft", "SFT pairs from evolution runs or the released JSON",
+             "Pick each source prompt's best evolved rewrite from evolution run folders (or read a released "
+             "[original, refined] JSON file), filter, and write the pairs as JSON for `pav sft --data`.")
+    p.add_argument("runs", nargs="*", metavar="RUN_DIR", help="evolution run folders (`pav evolve --out`)")
+    p.add_argument("--released", metavar="FILE", help="a released SFT file (a JSON list of [original, refined] pairs)")
+    p.add_argument("--out", required=True, metavar="FILE", help="JSON file for the pairs")
+    p.add_argument("--preset", default="paper", choices=SFTDataConfig.presets(), help="filter preset (default: paper)")
+    config_options(p, SFTDataConfig, "filters (default: the preset's value)", choices={"template": ["official", "paper"]})
+    p.set_defaults(func=_build_sft_cmd)
+
+def _build_sft_cmd(args) -> int:
+    from prompt_a_video.data import SFTDataConfig, build_sft_pairs, filter_report, load_released_sft_json
+    if bool(args.runs) == bool(args.released): raise PavError("give evolution RUN_DIRs or --released FILE (one of the two)")
+    cfg = SFTDataConfig.preset(args.preset, **options_for(args, SFTDataConfig))
+    if args.released:
+        ds = load_released_sft_json(args.released, cfg.template)
+        print(f"{len(ds)} pairs from {args.released}")
+    else:
+        ds, counts = build_sft_pairs(args.runs, cfg)
+        print(filter_report(counts, "SFT pairs"))
+    _write_json_new(args.out, [[o, c[0]["content"]] for o, c in zip(ds["original"], ds["completion"])])
+    print(f"pairs: {args.out}")
+    return 0
+
+def _sft_parser(sub):
+    from prompt_a_video.sft import SFTRecipe
+    p = _sub(sub, "sft", "fine-tune a LoRA booster on SFT pairs (resumable)",
+             "Supervised fine-tuning with trl. Rerun the same command to resume from the last checkpoint. The --out "
+             "folder becomes a booster for `pav refine --booster DIR`.")
+    p.add_argument("--data", metavar="FILE|RUN_DIR",
+                   help="pairs JSON (build-sft or released), an evolution run folder, or 'builtin' (default for tiny and smollm2)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run and booster folder")
+    p.add_argument("--preset", default="paper", choices=SFTRecipe.presets(), help="recipe (default: paper)")
+    config_options(p, SFTRecipe, "recipe (default: the preset's value)",
+                   choices={"schedule": ["step", "linear", "constant"], "template": ["official", "paper"]})
+    p.set_defaults(func=_sft_cmd)
+
+def _sft_data(spec: str | None, preset: str, template: str):
+    from prompt_a_video.data import build_sft_pairs, load_released_sft_json, pairs_dataset
+    from prompt_a_video.sft import builtin_pairs
+    if spec is None and preset not in ("tiny", "smollm2"):
+        raise PavError(f"--data is required with --preset {preset}: a pairs JSON, an evolution run folder, or 'builtin'")
+    if spec in (None, "builtin"): return pairs_dataset(builtin_pairs(16 if preset == "tiny" else 300), template)
+    if Path(spec).is_dir():
+        from prompt_a_video.data import SFTDataConfig
+        return build_sft_pairs(spec, SFTDataConfig.paper().replace(template=template))[0]
+    return load_released_sft_json(spec, template)
+
+def _sft_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.sft import SFTRecipe, train_sft
+    recipe = SFTRecipe.preset(args.preset, **options_for(args, SFTRecipe))
+    out = train_sft(_sft_data(args.data, args.preset, recipe.template), args.out, recipe)
+    m = json.loads((Path(out) / "metrics.json").read_text())
+    print(format_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}]))
+    print(f"booster: {out}  (try: pav refine --booster {out} \"a cat\")")
+    return 0
+
+def _build_dpo_parser(sub):
+    from prompt_a_video.data import DPODataConfig
+    p = _sub(sub, "build-dpo", "sample, render and score SFT-booster candidates into DPO triples (resumable)",
+             "Sample candidates per prompt from the SFT booster, render and score each against the original prompt "
+             "through the evolution run store, and keep the triples the released filter allows (triples.json in --out).")
+    prompt_options(p)
+    p.add_argument("--booster", required=True, metavar="SFT_DIR", help="the SFT booster folder (`pav sft --out`)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (run.sqlite, triples.json, triples_report.json)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--preset", default="paper", choices=DPODataConfig.presets(), help="sampling and filter preset (default: paper)")
+    config_options(p, DPODataConfig, "sampling and filters (default: the preset's value)", skip=("ranking",),
+                   choices={"thresholds": ["auto", "absolute", "relative"], "template": ["official", "paper"]})
+    _generation_options(p)
+    p.set_defaults(func=_build_dpo_cmd)
+
+def _build_dpo_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.booster import PromptBooster
+    from prompt_a_video.data import DPODataConfig, build_dpo_triples, filter_report
+    from prompt_a_video.rewards import RewardSuite
+    prompts = read_prompts(args)
+    cfg = DPODataConfig.preset(args.preset, **options_for(args, DPODataConfig, skip=("ranking",)))
+    booster = PromptBooster.load(args.booster)
+    gen = _generator(args)
+    suite = RewardSuite.offline() if args.suite == "offline" else RewardSuite.paper(device=gen.settings.device)
+    ds, counts, rules = build_dpo_triples(booster, prompts, gen, suite, args.out, cfg, exclude=args.booster)
+    print(filter_report(counts, f"DPO triples ({rules['mode']} thresholds, margin {rules['margin']})"))
+    print(f"triples: {Path(args.out) / 'triples.json'}")
+    return 0
+
+def _dpo_parser(sub):
+    from prompt_a_video.dpo import DPORecipe
+    p = _sub(sub, "dpo", "DPO of an SFT booster on triples (resumable)",
+             "Direct preference optimisation with trl. Rerun the same command to resume. The --out folder becomes "
+             "a booster (one adapter on the base model).")
+    p.add_argument("--sft", required=True, metavar="SFT_DIR", help="the SFT booster folder (`pav sft --out`)")
+    p.add_argument("--data", metavar="FILE|RUN_DIR", help="triples JSON or a `pav build-dpo` folder; 'builtin' (default for tiny)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run and booster folder")
+    p.add_argument("--preset", default="paper", choices=DPORecipe.presets(), help="recipe (default: paper)")
+    config_options(p, DPORecipe, "recipe (default: the preset's value)",
+                   choices={"mode": ["merge", "stacked"], "schedule": ["step", "linear", "constant"]})
+    p.set_defaults(func=_dpo_cmd)
+
+def _dpo_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.dpo import DPORecipe, builtin_triples, train_dpo
+    recipe = DPORecipe.preset(args.preset, **options_for(args, DPORecipe))
+    if args.data is None and args.preset != "tiny":
+        raise PavError(f"--data is required with --preset {args.preset}: triples JSON, a build-dpo folder, or 'builtin'")
+    data = builtin_triples(16, exclude=args.sft if (Path(args.sft) / "train_prompts.json").is_file() else None) \
+        if args.data in (None, "builtin") else args.data
+    out = train_dpo(args.sft, data, args.out, recipe)
+    m = json.loads((Path(out) / "metrics.json").read_text())
+    print(format_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}]))
+    print(f"booster: {out}")
+    return 0
+
+SUBCOMMANDS += [_build_sft_parser, _sft_parser, _build_dpo_parser, _dpo_parser]
+
 # %% ../nbs/90_cli.ipynb #3e44f653
 def build_parser() -> argparse.ArgumentParser:
     "The `pav` argument parser with every registered subcommand."

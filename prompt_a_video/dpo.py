@@ -18,7 +18,8 @@ from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerp
 from .data import triples_dataset, load_triples_json, sft_prompts, _norm
 
 # %% auto #0
-__all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'train_dpo']
+__all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'train_dpo', 'builtin_triples',
+           'dpo_rounds']
 
 # %% ../nbs/42_dpo.ipynb #2f17d0f8
 @dataclass
@@ -188,13 +189,13 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     spec = {"kind": "dpo", "recipe": recipe.to_dict(), "data": data_fingerprint(ds), "sft": str(Path(sft_dir).resolve())}
     if (out / "booster.json").is_file() and (out / "run.json").is_file():
         open_run(out, spec); return out
-    resume = open_run(out, spec)
     tok, model = load_base(info["base"])
     train, cut = cap_prompts(ds, tok, recipe.max_prompt_length)
     if recipe.mode == "merge":
         model, peft_config = load_adapter(model, sft_dir).merge_and_unload(), recipe.lora()
     else:
         model, peft_config = load_adapter(model, sft_dir, trainable=True), None
+    resume = open_run(out, spec)                     # only once the models load: bad input leaves no folder behind
     cls = with_step_lr(DPOTrainer, recipe.step_gamma) if recipe.schedule == "step" else DPOTrainer
     args = training_args(recipe, out / "checkpoints", "dpo", disable_tqdm=not progress)
     trainer = cls(model=model, ref_model=None, args=args, train_dataset=train, processing_class=tok, peft_config=peft_config,
@@ -225,3 +226,40 @@ class _Selected:
     "Saves only the trained adapter (stacked mode: trl's frozen reference copy stays out)."
     def __init__(self, model): self.model = model
     def save_pretrained(self, d, **kw): self.model.save_pretrained(d, selected_adapters=["default"], **kw)
+
+# %% ../nbs/42_dpo.ipynb #ec8a2c8e
+def builtin_triples(n: int = 16,           # how many triples
+                    exclude=None,          # the SFT prompts to stay clear of (folder, Dataset or list)
+                    ) -> list[dict]:
+    "Deterministic (prompt, chosen, rejected) triples on prompts the SFT booster has not seen."
+    from prompt_a_video.sft import builtin_pairs
+    seen = sft_prompts(exclude)
+    pool = [(o, r) for o, r in builtin_pairs(n + len(seen) + 50, seed=1) if _norm(o) not in seen][:n]
+    return [{"prompt": o, "chosen": r, "rejected": o[0].upper() + o[1:].rstrip(".") + "."} for o, r in pool]
+
+# %% ../nbs/42_dpo.ipynb #46226678
+def dpo_rounds(sft_dir: str | Path,              # the SFT booster folder
+               prompts: Sequence[str],           # new source prompts (disjoint from the SFT ones)
+               generator,                        # `VideoGenerator` rendering the candidates
+               suite,                            # `RewardSuite` scoring them against the original prompts
+               out: str | Path,                  # folder: round-1 ... round-N, and the last booster's files
+               recipe: DPORecipe | None = None,  # DPO training recipe
+               data_cfg=None,                    # `DPODataConfig`: sampling and filter rules
+               rounds: int = 1,                  # how many sample -> triples -> train rounds
+               progress: bool = True,            # progress bars
+               ) -> Path:
+    "Repeat (sample from the current booster, render, score, build triples, DPO) `rounds` times; returns the last booster."
+    from prompt_a_video.booster import PromptBooster
+    from prompt_a_video.data import build_dpo_triples
+    if rounds < 1: raise PavError(f"rounds must be at least 1, got {rounds}")
+    out, current = Path(out), Path(sft_dir)
+    for k in range(1, rounds + 1):
+        rd = out / f"round-{k}"
+        booster = PromptBooster.load(str(current))
+        ds, counts, rules = build_dpo_triples(booster, prompts, generator, suite, rd / "candidates", data_cfg,
+                                              exclude=sft_dir, progress=progress)
+        del booster
+        train_dpo(current, rd / "candidates" / "triples.json", rd / "booster", recipe, progress=progress)
+        current = rd / "booster"
+    atomic_write(out / "rounds.json", json.dumps({"rounds": rounds, "last": str(current.relative_to(out))}))
+    return current
