@@ -104,7 +104,9 @@ def _run_sources(run_dir: str | Path) -> list[list[dict]]:
     try: return [store.candidates(sid) for sid in store.source_ids()]
     finally: store.close()
 
-def filter_report(counts: Counter, title: str) -> str:
+def filter_report(counts: Counter,  # rule -> how many it kept or dropped
+                  title: str,       # the line printed above the table
+                  ) -> str:
     "A two-column table of what each rule kept and dropped."
     return f"{title}\n" + format_table([{"rule": k, "count": v} for k, v in counts.items()], ["rule", "count"])
 
@@ -239,7 +241,8 @@ def select_dpo_triples(groups: Sequence[tuple[str, Sequence[str], Sequence[Score
     return triples, counts, {"mode": mode, "margin": round(margin, 4), "thresholds": thr}
 
 # %% ../nbs/40_data.ipynb #042387fc
-def sft_prompts(source) -> set[str]:
+def sft_prompts(source,  # an SFT output folder, a Dataset with an `original` column, a list of prompts, or None
+                ) -> set[str]:
     "The normalised original prompts of an SFT output folder (its train_prompts.json), a Dataset, or a list."
     if source is None: return set()
     if isinstance(source, (str, Path)):
