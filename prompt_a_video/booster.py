@@ -12,13 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from fastcore.basics import patch
+
 from .core import PavError, pick_device, pick_dtype, seed_everything
 
 # %% auto #0
-__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'FIXED_NEGATIVE', 'REWRITE_INSTRUCTION',
-           'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined', 'sentence_ends', 'complete_sentences',
-           'finish_refined', 'target_counter', 'fit_budget', 'PromptBooster', 'validate_negative', 'negative_prompts',
-           'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
+__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
+           'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined', 'sentence_ends',
+           'complete_sentences', 'finish_refined', 'target_counter', 'fit_budget', 'PromptBooster', 'adapter_preset',
+           'validate_negative', 'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster',
+           'load_booster']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -35,7 +38,10 @@ Write in English, at most six sentences, and answer with the description only.""
 
 TEMPLATES = ("official", "paper")
 
-def booster_messages(prompt: str, template: str = "paper", prefill: bool = False) -> list[dict]:
+def booster_messages(prompt: str,               # the user's short prompt
+                     template: str = "paper",   # 'official' (the released boosters' format) or 'paper' (see `TEMPLATES`)
+                     prefill: bool = False,     # end with an assistant turn holding `prefill_text(prompt)`, for the model to continue
+                    ) -> list[dict]:            # chat messages, each {'role': ..., 'content': ...}
     "Chat messages that ask a booster to refine `prompt` in the given template."
     if template == "official":
         msgs = [{"role": "user", "content": TASK_PROMPT + prompt + "\nNew prompt:\n"}]
@@ -45,7 +51,8 @@ def booster_messages(prompt: str, template: str = "paper", prefill: bool = False
     if prefill: msgs.append({"role": "assistant", "content": prefill_text(prompt)})
     return msgs
 
-def prefill_text(prompt: str) -> str:
+def prefill_text(prompt: str,  # the user's prompt; trailing periods are dropped before the comma
+                ) -> str:
     "How a prefilled answer starts: the prompt itself, continued after a comma."
     return prompt.rstrip(".") + ","
 
@@ -53,15 +60,15 @@ def prefill_text(prompt: str) -> str:
 @dataclass(frozen=True)
 class BoosterPreset:
     "Where a booster's weights come from and how it decodes."
-    base: str
-    adapter: str | None = None
-    template: str = "paper"
-    prefill: bool = False
-    temperature: float = 0.0          # 0: greedy
-    top_p: float = 1.0
-    top_k: int = 50
-    max_new_tokens: int = 256
-    repetition_penalty: float = 1.0
+    base: str                         # base model: hub id, folder or 'asset:NAME' (an offline asset)
+    adapter: str | None = None        # PEFT (LoRA) adapter: hub id or folder; None: the base model alone
+    template: str = "paper"           # chat format: 'official' (the released boosters') or 'paper'
+    prefill: bool = False             # start the answer with the prompt itself (`prefill_text`)
+    temperature: float = 0.0          # sampling temperature; 0: greedy decoding
+    top_p: float = 1.0                # nucleus-sampling mass when sampling; 1.0: no nucleus cut
+    top_k: int = 50                   # sample among the k likeliest tokens (50: transformers' default)
+    max_new_tokens: int = 256         # new-token limit per generation (method.md's 256; the released script uses 250)
+    repetition_penalty: float = 1.0   # above 1 discourages repeated tokens; 1.0: off
 
 BOOSTERS = {
     "smollm2": BoosterPreset("asset:smollm2", None, "paper", prefill=True, max_new_tokens=90, repetition_penalty=1.15),
@@ -89,17 +96,21 @@ def _tidy(t: str) -> str:
     t = re.sub(r"[*_#`]+", "", t)                                  # markdown
     return re.sub(r"\s+", " ", t).strip().strip('"“”').strip()
 
-def clean_refined(text: str) -> str:
+def clean_refined(text: str,  # a generated answer, as decoded
+                 ) -> str:
     "A generated prompt without chat artefacts: labels, preambles, quotes, markdown, trailing chatter."
     return _tidy(_first_paragraph(text)[0])
 
-def sentence_ends(text: str) -> list[int]:
+def sentence_ends(text: str,  # any text
+                 ) -> list[int]:  # the character offset just after each complete sentence
     "Where the complete sentences of `text` end: after `.`, `!` or `?` (and closing quotes or brackets), before a space or the end."
     return [m.end() for m in _SENTENCE_END.finditer(text)]
 
-def complete_sentences(text: str, keep: int = 0) -> str:
+def complete_sentences(text: str,    # text that may stop mid-sentence
+                       keep: int = 0, # leading characters (a prefilled prompt) never cut into; boundaries inside them do not count
+                      ) -> str:
     "`text` without an unfinished end: cut after its last complete sentence, else at its last clause boundary (closed with a period), else whole."
-    ends = [e for e in sentence_ends(text) if e > keep]            # `keep`: leading characters (a prefilled prompt) never cut into
+    ends = [e for e in sentence_ends(text) if e > keep]
     if ends: return text[:ends[-1]]
     return _to_clause(text, keep) or text
 
@@ -127,13 +138,17 @@ def _broken(t: str) -> bool:
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
 
 @lru_cache(maxsize=8)
-def target_counter(target: str):
+def target_counter(target: str,  # a video target: a key of `prompt_a_video.video.TARGETS`, e.g. 'tiny' or 'cogvideox-5b'
+                  ):
     "(token counter, token budget) of a video target's text encoder, with its real tokenizer."
     from prompt_a_video.video import VideoGenerator
     g = VideoGenerator.from_target(target, cache=False)
     return g.count_tokens, g.target.token_budget
 
-def fit_budget(text: str, count_tokens, budget: int) -> str:
+def fit_budget(text: str,     # a refined prompt
+               count_tokens,  # callable: a list of texts -> their token counts (a target's `count_tokens`)
+               budget: int,   # the most tokens `text` may cost
+              ) -> str:
     "`text` cut so that `count_tokens([text])[0] <= budget`: after the most whole sentences that fit, else in the first one."
     if count_tokens([text])[0] <= budget: return text
     ends = [e for e in sentence_ends(text) if e < len(text)]
@@ -152,138 +167,203 @@ def fit_budget(text: str, count_tokens, budget: int) -> str:
 # %% ../nbs/50_booster.ipynb #3ad71dc9
 class PromptBooster:
     "An instruct LLM (optionally with a LoRA adapter) that rewrites prompts for a video model."
-    def __init__(self, model, tokenizer, preset: BoosterPreset, name: str = "booster"):
+    def __init__(self, model,              # causal LM (transformers), on its device, in eval mode
+                 tokenizer,                # its tokenizer, with a chat template; switched to left padding here
+                 preset: BoosterPreset,    # where the weights came from and how to decode
+                 name: str = "booster",    # shown in progress bars and warnings
+                ):
         self.model, self.tok, self.preset, self.name = model, tokenizer, preset, name
         self.tok.padding_side = "left"
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
 
-    @classmethod
-    def from_pretrained(cls, base: str, adapter: str | None = None, template: str = "paper", prefill: bool = False,
-                        device="auto", dtype="auto", trust_remote_code: bool = False, merge: bool = True,
-                        **decoding) -> "PromptBooster":
-        "Load `base` (hub id, folder or 'asset:NAME') and an optional PEFT `adapter` (merged into the weights by default)."
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        booster_messages("x", template)                        # validates the template name
-        from prompt_a_video.assets import resolve_asset
-        src = resolve_asset(base)
-        dev = pick_device(device)
-        try:
-            tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(src, dtype=pick_dtype(dtype, dev), trust_remote_code=trust_remote_code)
-        except OSError as e:
-            raise PavError(f"cannot load the booster's base model {base!r}: {e}") from None
-        if adapter:
-            from peft import PeftModel
-            try: model = PeftModel.from_pretrained(model, adapter)
-            except (OSError, ValueError) as e: raise PavError(f"cannot load the adapter {adapter!r}: {e}") from None
-            if merge: model = model.merge_and_unload()        # inference only: 3.4-3.7x faster decoding (see below)
-        if tok.chat_template is None: raise PavError(f"{base} has no chat template; a booster needs an instruct model")
-        p = BoosterPreset(base, adapter, template, prefill, **decoding)
-        return cls(model.to(dev).eval(), tok, p, name=Path(adapter or base).name)
-
-    @classmethod
-    def load(cls, name: str = "smollm2", device="auto", dtype="auto", **overrides) -> "PromptBooster":
-        "A booster by preset name (`smollm2`, `released-cv`, `released-os`) or adapter folder."
-        if name in BOOSTERS: p = BOOSTERS[name]
-        elif Path(name).is_dir() and (Path(name) / "adapter_config.json").is_file():
-            import json
-            cfg = json.loads((Path(name) / "adapter_config.json").read_text())
-            p = BoosterPreset(cfg["base_model_name_or_path"], name, "official", temperature=1.0)
-        else:
-            raise PavError(f"unknown booster {name!r}: use one of {sorted(BOOSTERS)} or a folder with a PEFT adapter "
-                           "(adapter_config.json)")
-        p = BoosterPreset(**{**p.__dict__, **overrides})
-        dec = {k: v for k, v in p.__dict__.items() if k not in ("base", "adapter", "template", "prefill")}
-        b = cls.from_pretrained(p.base, p.adapter, p.template, p.prefill, device=device, dtype=dtype, **dec)
-        b.name = name
-        return b
-
     def __repr__(self): return f"PromptBooster({self.name!r}, template={self.preset.template!r})"
 
-    def _inputs(self, prompts: list[str]) -> list[str]:
-        p = self.preset
-        return [self.tok.apply_chat_template(booster_messages(x, p.template, p.prefill), tokenize=False,
-                                             add_generation_prompt=not p.prefill, continue_final_message=p.prefill)
-                for x in prompts]
+# %% ../nbs/50_booster.ipynb #30ead7f9
+@patch(cls_method=True)
+def from_pretrained(cls: PromptBooster,
+                    base: str,                       # instruct model: hub id, folder or 'asset:NAME'
+                    adapter: str | None = None,      # PEFT adapter (hub id or folder) on top of `base`; None: none
+                    template: str = "paper",         # 'official' or 'paper' (`TEMPLATES`)
+                    prefill: bool = False,           # start each answer with the prompt itself (`prefill_text`)
+                    device="auto",                   # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'
+                    dtype="auto",                    # 'auto' (bf16 or fp16 on CUDA, else fp32), 'bf16', 'fp16' or 'fp32'
+                    trust_remote_code: bool = False, # let transformers run model code shipped with `base`
+                    merge: bool = True,              # merge the adapter into the weights (faster decoding; no longer a PeftModel)
+                    **decoding,                      # other `BoosterPreset` fields: temperature, top_p, top_k, max_new_tokens, repetition_penalty
+                   ) -> PromptBooster:               # on `device`, in eval mode, named after the adapter (else the base)
+    "Load `base` (hub id, folder or 'asset:NAME') and an optional PEFT `adapter` (merged into the weights by default)."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    booster_messages("x", template)                        # validates the template name
+    from prompt_a_video.assets import resolve_asset
+    src = resolve_asset(base)
+    dev = pick_device(device)
+    try:
+        tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=pick_dtype(dtype, dev), trust_remote_code=trust_remote_code)
+    except OSError as e:
+        raise PavError(f"cannot load the booster's base model {base!r}: {e}") from None
+    if adapter:
+        from peft import PeftModel
+        try: model = PeftModel.from_pretrained(model, adapter)
+        except (OSError, ValueError) as e: raise PavError(f"cannot load the adapter {adapter!r}: {e}") from None
+        if merge: model = model.merge_and_unload()        # inference only: 3.4-3.7x faster decoding ("Speed on a GPU")
+    if tok.chat_template is None: raise PavError(f"{base} has no chat template; a booster needs an instruct model")
+    p = BoosterPreset(base, adapter, template, prefill, **decoding)
+    return cls(model.to(dev).eval(), tok, p, name=Path(adapter or base).name)
 
-    def _generate(self, texts: list[str], n: int, temperature: float, seed: int | None, max_new_tokens: int) -> list[list[str]]:
-        "`n` decoded answers per chat text."
-        return [[t for t, _ in g] for g in self._generate_ends(texts, n, temperature, seed, max_new_tokens)]
+# %% ../nbs/50_booster.ipynb #83f8ba43
+BOOSTER_JSON_KEYS = tuple(k for k in BoosterPreset.__dataclass_fields__ if k != "adapter")
 
-    def _generate_ends(self, texts: list[str], n: int, temperature: float, seed: int | None,
-                       max_new_tokens: int) -> list[list[tuple[str, bool]]]:
-        "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence."
-        import torch
-        p = self.preset
-        enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        kw = dict(max_new_tokens=max_new_tokens, repetition_penalty=p.repetition_penalty, num_return_sequences=n,
-                  pad_token_id=self.tok.pad_token_id)
-        kw |= dict(do_sample=True, temperature=temperature, top_p=p.top_p, top_k=p.top_k) if temperature > 0 else dict(do_sample=False)
-        if self.model.device.type == "cuda" and len(texts) * n == 1:
-            kw["cache_implementation"] = "static"     # compiled decoding: 2x at batch 1, slower at 64 (measured below)
-        if seed is not None: seed_everything(seed)
-        with torch.inference_mode(): out = self.model.generate(**enc, **kw)
-        new = out[:, enc["input_ids"].shape[1]:]
-        eos = self.model.generation_config.eos_token_id                 # what generate stops at
-        eos = [e for e in ([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])) if e is not None]
-        ended = torch.isin(new, torch.tensor(eos, device=new.device)).any(1) if eos else torch.zeros(len(new), dtype=torch.bool)
-        cut = ~ended.cpu() & (new.shape[1] >= max_new_tokens)
-        pairs = list(zip(self.tok.batch_decode(new, skip_special_tokens=True), cut.tolist()))
-        return [pairs[i * n:(i + 1) * n] for i in range(len(texts))]
+def adapter_preset(folder: str | Path,  # a folder with a PEFT adapter (adapter_config.json) and, optionally, booster.json
+                  ) -> BoosterPreset:
+    "An adapter folder's preset: base from adapter_config.json, the released format and sampling, then booster.json's values."
+    import json
+    cfg_file, extra_file = Path(folder) / "adapter_config.json", Path(folder) / "booster.json"
+    if not cfg_file.is_file(): raise PavError(f"{folder} has no adapter_config.json: not a PEFT adapter folder")
+    cfg = json.loads(cfg_file.read_text())
+    p = BoosterPreset(cfg["base_model_name_or_path"], str(folder), "official", temperature=1.0)
+    if extra_file.is_file():
+        try: extra = json.loads(extra_file.read_text())
+        except json.JSONDecodeError as e: raise PavError(f"{extra_file} is not valid JSON: {e}") from None
+        if not isinstance(extra, dict): raise PavError(f"{extra_file} must hold a JSON object, not {type(extra).__name__}")
+        bad = sorted(set(extra) - set(BOOSTER_JSON_KEYS))
+        if bad: raise PavError(f"{extra_file} has unknown keys {bad}; it may set {list(BOOSTER_JSON_KEYS)}")
+        p = BoosterPreset(**{**p.__dict__, **extra})
+        booster_messages("x", p.template)                 # validates the template name
+    return p
 
-    def refine(self, prompts: str | Sequence[str], n: int = 1, target: str | None = None, temperature: float | None = None,
-               seed: int | None = 0, batch_size: int = 8, max_new_tokens: int | None = None, retries: int = 2,
-               progress: bool = False) -> list[list[str]]:
-        "`n` refined versions of each prompt (a list per prompt), fitted to `target`'s token budget if given; see `finish_refined`."
-        from tqdm.auto import tqdm
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts: raise PavError("no prompts to refine")
-        for i, x in enumerate(prompts):
-            if not isinstance(x, str) or not x.strip(): raise PavError(f"prompt {i} is blank: every prompt needs some text")
-        prompts = [x.strip() for x in prompts]
-        p = self.preset
-        t = p.temperature if temperature is None else temperature
-        if n > 1 and t <= 0: raise PavError(f"n={n} needs sampling: pass a temperature above 0")
-        mnt = max_new_tokens or p.max_new_tokens
-        limit = getattr(self.model.config, "max_position_embeddings", None) or self.tok.model_max_length
-        texts = self._inputs(prompts)
-        for i, x in enumerate(texts):
-            k = len(self.tok(x, add_special_tokens=False).input_ids)
-            if k + mnt > limit:
-                raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
-                               f"{limit} including {mnt} new tokens; shorten it")
-        counter = target_counter(target) if target else None
-        out = []
-        bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
-        for s in range(0, len(prompts), batch_size):
-            chunk = prompts[s:s + batch_size]
-            gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt)
-            for j, (orig, g) in enumerate(zip(chunk, gens)):
-                pre = prefill_text(orig) if p.prefill else None
-                res = []
-                for k, (raw, cut) in enumerate(g):
-                    r = finish_refined(raw, p.template, cut, pre)
-                    if p.template == "official":                    # the released boosters' output: kept as generated
-                        if not r: warnings.warn(f"booster output {k} for prompt {s + j} is empty; the official template keeps "
-                                                "it, as the released inference does (try another seed)")
-                    else:
-                        tries = 0
-                        while _broken(r) and tries < retries:       # resample a broken output
-                            tries += 1
-                            raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt)[0][0]
-                            r = finish_refined(raw, p.template, cut, pre)
-                        if _broken(r):
-                            warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
-                                          "keeping the original prompt")
-                            r = orig
-                    if counter: r = fit_budget(r, counter[0], counter[1])
-                    res.append(r)
-                out.append(res)
-            bar.update(len(chunk))
-        bar.close()
-        return out
+@patch(cls_method=True)
+def load(cls: PromptBooster,
+         name: str = "smollm2",  # a preset of `BOOSTERS` ('smollm2', 'released-cv', 'released-os') or an adapter folder
+         device="auto",          # as in `from_pretrained`
+         dtype="auto",           # as in `from_pretrained`
+         **overrides,            # `BoosterPreset` fields replacing the preset's, e.g. template='paper', temperature=0.7
+        ) -> PromptBooster:      # named `name`
+    "A booster by preset name (`smollm2`, `released-cv`, `released-os`) or adapter folder (see `adapter_preset`)."
+    if name in BOOSTERS: p = BOOSTERS[name]
+    elif Path(name).is_dir() and (Path(name) / "adapter_config.json").is_file(): p = adapter_preset(name)
+    else:
+        raise PavError(f"unknown booster {name!r}: use one of {sorted(BOOSTERS)} or a folder with a PEFT adapter "
+                       "(adapter_config.json)")
+    p = BoosterPreset(**{**p.__dict__, **overrides})
+    dec = {k: v for k, v in p.__dict__.items() if k not in ("base", "adapter", "template", "prefill")}
+    b = cls.from_pretrained(p.base, p.adapter, p.template, p.prefill, device=device, dtype=dtype, **dec)
+    b.name = name
+    return b
 
-# %% ../nbs/50_booster.ipynb #c2d4def5
+# %% ../nbs/50_booster.ipynb #7b8e63c1
+@patch
+def _inputs(self: PromptBooster,
+            prompts: list[str],   # prompts, already stripped
+           ) -> list[str]:        # chat texts, ready to tokenize without special tokens
+    "The chat text the model reads for each prompt."
+    p = self.preset
+    return [self.tok.apply_chat_template(booster_messages(x, p.template, p.prefill), tokenize=False,
+                                         add_generation_prompt=not p.prefill, continue_final_message=p.prefill)
+            for x in prompts]
+
+# %% ../nbs/50_booster.ipynb #ad469619
+@patch
+def _generate_ends(self: PromptBooster,
+                   texts: list[str],        # chat texts from `_inputs`
+                   n: int,                  # answers per text
+                   temperature: float,      # 0 or below: greedy; above 0: sampling with the preset's top_p and top_k
+                   seed: int | None,        # everything is seeded with it before generating; None: not seeded
+                   max_new_tokens: int,     # new-token limit of each answer
+                  ) -> list[list[tuple[str, bool]]]:
+    "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence."
+    import torch
+    p = self.preset
+    enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+    kw = dict(max_new_tokens=max_new_tokens, repetition_penalty=p.repetition_penalty, num_return_sequences=n,
+              pad_token_id=self.tok.pad_token_id)
+    kw |= dict(do_sample=True, temperature=temperature, top_p=p.top_p, top_k=p.top_k) if temperature > 0 else dict(do_sample=False)
+    if self.model.device.type == "cuda" and len(texts) * n == 1:
+        kw["cache_implementation"] = "static"     # compiled decoding: 2x at batch 1, slower at 64 ("Speed on a GPU")
+    if seed is not None: seed_everything(seed)
+    with torch.inference_mode(): out = self.model.generate(**enc, **kw)
+    new = out[:, enc["input_ids"].shape[1]:]
+    eos = self.model.generation_config.eos_token_id                 # what generate stops at
+    eos = [e for e in ([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])) if e is not None]
+    ended = torch.isin(new, torch.tensor(eos, device=new.device)).any(1) if eos else torch.zeros(len(new), dtype=torch.bool)
+    cut = ~ended.cpu() & (new.shape[1] >= max_new_tokens)
+    pairs = list(zip(self.tok.batch_decode(new, skip_special_tokens=True), cut.tolist()))
+    return [pairs[i * n:(i + 1) * n] for i in range(len(texts))]
+
+@patch
+def _generate(self: PromptBooster,
+              texts: list[str],        # chat texts from `_inputs`
+              n: int,                  # answers per text
+              temperature: float,      # 0 or below: greedy
+              seed: int | None,        # seeds everything before generating; None: not seeded
+              max_new_tokens: int,     # new-token limit of each answer
+             ) -> list[list[str]]:
+    "`n` decoded answers per chat text."
+    return [[t for t, _ in g] for g in self._generate_ends(texts, n, temperature, seed, max_new_tokens)]
+
+# %% ../nbs/50_booster.ipynb #420e418a
+@patch
+def refine(self: PromptBooster,
+           prompts: str | Sequence[str],      # one prompt or several; none may be blank
+           n: int = 1,                        # refined versions per prompt; above 1 needs a temperature above 0
+           target: str | None = None,         # a video target (`TARGETS` key): fit each result to its token budget; None: no fitting
+           temperature: float | None = None,  # None: the preset's; 0: greedy
+           seed: int | None = 0,              # seeds each batch's generation (a retry uses seed + 1000 * try + sample); None: unseeded
+           batch_size: int = 8,               # prompts per `generate` call
+           max_new_tokens: int | None = None, # None: the preset's
+           retries: int = 2,                  # resamples of a broken output (cleaned templates) before the original prompt is kept
+           progress: bool = False,            # show a progress bar over prompts
+          ) -> list[list[str]]:               # `n` refined prompts per prompt, in the prompts' order
+    "`n` refined versions of each prompt (a list per prompt), fitted to `target`'s token budget if given; see `finish_refined`."
+    from tqdm.auto import tqdm
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not prompts: raise PavError("no prompts to refine")
+    for i, x in enumerate(prompts):
+        if not isinstance(x, str) or not x.strip(): raise PavError(f"prompt {i} is blank: every prompt needs some text")
+    prompts = [x.strip() for x in prompts]
+    p = self.preset
+    t = p.temperature if temperature is None else temperature
+    if n > 1 and t <= 0: raise PavError(f"n={n} needs sampling: pass a temperature above 0")
+    mnt = max_new_tokens or p.max_new_tokens
+    limit = getattr(self.model.config, "max_position_embeddings", None) or self.tok.model_max_length
+    texts = self._inputs(prompts)
+    for i, x in enumerate(texts):
+        k = len(self.tok(x, add_special_tokens=False).input_ids)
+        if k + mnt > limit:
+            raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
+                           f"{limit} including {mnt} new tokens; shorten it")
+    counter = target_counter(target) if target else None
+    out = []
+    bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
+    for s in range(0, len(prompts), batch_size):
+        chunk = prompts[s:s + batch_size]
+        gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt)
+        for j, (orig, g) in enumerate(zip(chunk, gens)):
+            pre = prefill_text(orig) if p.prefill else None
+            res = []
+            for k, (raw, cut) in enumerate(g):
+                r = finish_refined(raw, p.template, cut, pre)
+                if p.template == "official":                    # the released boosters' output: kept as generated
+                    if not r: warnings.warn(f"booster output {k} for prompt {s + j} is empty; the official template keeps "
+                                            "it, as the released inference does (try another seed)")
+                else:
+                    tries = 0
+                    while _broken(r) and tries < retries:       # resample a broken output
+                        tries += 1
+                        raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt)[0][0]
+                        r = finish_refined(raw, p.template, cut, pre)
+                    if _broken(r):
+                        warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
+                                      "keeping the original prompt")
+                        r = orig
+                if counter: r = fit_budget(r, counter[0], counter[1])
+                res.append(r)
+            out.append(res)
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+# %% ../nbs/50_booster.ipynb #b9f69d55
 FIXED_NEGATIVE = ("low quality, low resolution, unclear audio, strange motion trajectory, poor composition, deformed video, "
                   "duplicate, ugly, strange body structure, long neck, strange neck, bad teeth, bad eyes, bad limbs, "
                   "bad hands, rotating camera, blurry camera, shaking camera, deformation, blurry, distortion")
@@ -295,7 +375,9 @@ _NEG_EXAMPLES = [
 ]
 _STOP = set("a an the of on in at over under with and or to from by for into onto near its their his her is are".split())
 
-def validate_negative(neg: str, prompt: str) -> list[str]:
+def validate_negative(neg: str,     # a generated negative prompt: descriptors separated by commas, semicolons or lines
+                      prompt: str,  # the prompt it is for; its content words (not stop words, over 2 letters) are banned
+                     ) -> list[str]:  # the valid descriptors, lower-cased, in order, without repeats
     "The valid descriptors of a negative prompt: short phrases that do not name the prompt's content words."
     content = {w for w in _words(prompt) if w not in _STOP and len(w) > 2}
     out = []
@@ -306,8 +388,11 @@ def validate_negative(neg: str, prompt: str) -> list[str]:
         if d not in out: out.append(d)
     return out
 
-def negative_prompts(prompts: str | Sequence[str], mode: str = "fixed", booster: "PromptBooster | None" = None,
-                     seed: int = 0) -> list[str]:
+def negative_prompts(prompts: str | Sequence[str],          # one prompt or several
+                     mode: str = "fixed",                    # 'fixed', 'icl' or 'tuned'
+                     booster: "PromptBooster | None" = None, # who writes them ('icl': None loads SmolLM2; 'tuned': required)
+                     seed: int = 0,                          # seeds each generation (decoding is greedy)
+                    ) -> list[str]:                          # one negative prompt per prompt, in order
     "A negative prompt per prompt: 'fixed' (the paper's), 'icl' (booster + examples, validated) or 'tuned' (a tuned booster)."
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if mode == "fixed": return [FIXED_NEGATIVE] * len(prompts)
@@ -333,66 +418,106 @@ def negative_prompts(prompts: str | Sequence[str], mode: str = "fixed", booster:
         else: out.append(", ".join(good))
     return out
 
-# %% ../nbs/50_booster.ipynb #b4d1b0ad
+# %% ../nbs/50_booster.ipynb #35d44d99
+class IdentityBooster:
+    "The baseline that keeps the original prompt."
+    name = "identity"
+    def refine(self, prompts,      # one prompt or several
+               n: int = 1,         # copies per prompt
+               **kw,               # other `PromptBooster.refine` arguments, ignored
+              ) -> list[list[str]]: # `n` copies of each stripped prompt
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return [[p.strip()] * n for p in prompts]
+
+# %% ../nbs/50_booster.ipynb #74ec3ed2
 REWRITE_INSTRUCTION = ("Rewrite the user's prompt for a text-to-video model as one detailed, concrete description of "
                        "the shot (subject, action, setting, lighting, camera, mood). Keep its meaning. Answer with the "
                        "description only.")
 
-class IdentityBooster:
-    "The baseline that keeps the original prompt."
-    name = "identity"
-    def refine(self, prompts, n: int = 1, **kw) -> list[list[str]]:
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        return [[p.strip()] * n for p in prompts]
-
 class ChatRewriteBooster:
     "Zero-shot rewriting through a chat client (`OpenAIChat`, `LocalChat`): the GPT-4o / GLM-4 baseline."
-    def __init__(self, chat, instruction: str = REWRITE_INSTRUCTION):
+    def __init__(self, chat,                             # chat client: (messages, temperature=, seed=, max_tokens=) -> ChatReply
+                 instruction: str = REWRITE_INSTRUCTION, # the system turn
+                ):
         self.chat, self.instruction, self.name = chat, instruction, f"llm-rewrite:{getattr(chat, 'model', '')}"
-    def refine(self, prompts, n: int = 1, target: str | None = None, temperature: float | None = None, seed: int | None = 0,
-               max_new_tokens: int = 256, **kw) -> list[list[str]]:
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        counter = target_counter(target) if target else None
-        out = []
-        for p in prompts:
-            res = []
-            for k in range(n):
-                msgs = [{"role": "system", "content": self.instruction}, {"role": "user", "content": p}]
-                reply = self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens)
-                r = finish_refined(reply.text, "rewrite", truncated=reply.finish_reason == "length")
-                if _broken(r):
-                    warnings.warn(f"{self.name} gave an empty or broken rewrite for {p!r}; keeping the original")
-                    r = p
-                res.append(fit_budget(r, *counter) if counter else r)
-            out.append(res)
-        return out
 
+# %% ../nbs/50_booster.ipynb #d59a5abd
+@patch
+def refine(self: ChatRewriteBooster,
+           prompts: str | Sequence[str],      # one prompt or several
+           n: int = 1,                        # rewrites per prompt, one request each
+           target: str | None = None,         # a video target (`TARGETS` key): fit each rewrite to its token budget; None: no fitting
+           temperature: float | None = None,  # None: the client's default
+           seed: int | None = 0,              # rewrite k of a prompt asks with seed + k (None counts as 0)
+           max_new_tokens: int = 256,         # the reply's token limit (`max_tokens`)
+           **kw,                              # other `PromptBooster.refine` arguments, ignored
+          ) -> list[list[str]]:               # `n` rewrites per prompt, in order
+    "`n` zero-shot rewrites of each prompt by the chat client, cleaned, fitted to `target` if given."
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    counter = target_counter(target) if target else None
+    out = []
+    for p in prompts:
+        res = []
+        for k in range(n):
+            msgs = [{"role": "system", "content": self.instruction}, {"role": "user", "content": p}]
+            reply = self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens)
+            r = finish_refined(reply.text, "rewrite", truncated=reply.finish_reason == "length")
+            if _broken(r):
+                warnings.warn(f"{self.name} gave an empty or broken rewrite for {p!r}; keeping the original")
+                r = p
+            res.append(fit_budget(r, *counter) if counter else r)
+        out.append(res)
+    return out
+
+# %% ../nbs/50_booster.ipynb #3812d435
 class PromptistBooster:
     "microsoft/Promptist (GPT-2) used as its model card does."
     name = "promptist"
-    def __init__(self, model, tokenizer): self.model, self.tok = model, tokenizer
-    @classmethod
-    def from_pretrained(cls, model_id: str = "microsoft/Promptist", tokenizer: str = "gpt2", device="auto"):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        try: m, t = AutoModelForCausalLM.from_pretrained(model_id), AutoTokenizer.from_pretrained(tokenizer)
-        except OSError as e: raise PavError(f"cannot load Promptist from {model_id!r} / {tokenizer!r}: {e}") from None
-        t.pad_token, t.padding_side = t.eos_token, "left"
-        return cls(m.to(pick_device(device)).eval(), t)
-    def refine(self, prompts, n: int = 1, max_new_tokens: int = 75, **kw) -> list[list[str]]:
-        import torch
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        out = []
-        for p in prompts:
-            enc = self.tok(p.strip() + " Rephrase:", return_tensors="pt").to(self.model.device)
-            eos = self.tok.eos_token_id
-            with torch.inference_mode():
-                g = self.model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, num_beams=max(8, n),
-                                        num_return_sequences=n, eos_token_id=eos, pad_token_id=eos, length_penalty=-1.0)
-            texts = self.tok.batch_decode(g[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            out.append([t.strip() or p for t in texts])
-        return out
+    def __init__(self, model,      # Promptist's GPT-2 causal LM, on its device, in eval mode
+                 tokenizer,        # GPT-2's tokenizer, its pad token set to end-of-text
+                ):
+        self.model, self.tok = model, tokenizer
 
-def load_booster(name: str = "smollm2", device="auto"):
+# %% ../nbs/50_booster.ipynb #b2fd0cef
+@patch(cls_method=True)
+def from_pretrained(cls: PromptistBooster,
+                    model_id: str = "microsoft/Promptist", # the model: hub id or folder
+                    tokenizer: str = "gpt2",               # its tokenizer: hub id or folder (the model card uses GPT-2's)
+                    device="auto",                         # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', ...
+                   ) -> PromptistBooster:
+    "Promptist and its tokenizer, ready to `refine` (fp32)."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    try: m, t = AutoModelForCausalLM.from_pretrained(model_id), AutoTokenizer.from_pretrained(tokenizer)
+    except OSError as e: raise PavError(f"cannot load Promptist from {model_id!r} / {tokenizer!r}: {e}") from None
+    t.pad_token, t.padding_side = t.eos_token, "left"
+    return cls(m.to(pick_device(device)).eval(), t)
+
+# %% ../nbs/50_booster.ipynb #5ff7a722
+@patch
+def refine(self: PromptistBooster,
+           prompts: str | Sequence[str],  # one prompt or several
+           n: int = 1,                    # beams returned per prompt (the search uses max(8, n) beams)
+           max_new_tokens: int = 75,      # the model card's limit
+           **kw,                          # other `PromptBooster.refine` arguments, ignored
+          ) -> list[list[str]]:           # `n` optimised prompts per prompt, best beam first
+    "Promptist's `n` best beams for each prompt, decoded as its model card does."
+    import torch
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    out = []
+    for p in prompts:
+        enc = self.tok(p.strip() + " Rephrase:", return_tensors="pt").to(self.model.device)
+        eos = self.tok.eos_token_id
+        with torch.inference_mode():
+            g = self.model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, num_beams=max(8, n),
+                                    num_return_sequences=n, eos_token_id=eos, pad_token_id=eos, length_penalty=-1.0)
+        texts = self.tok.batch_decode(g[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        out.append([t.strip() or p for t in texts])
+    return out
+
+# %% ../nbs/50_booster.ipynb #09d07eef
+def load_booster(name: str = "smollm2",  # a `PromptBooster.load` name, 'identity', 'promptist' or 'llm-rewrite:OPERATOR'
+                 device="auto",          # where a model runs: 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', ...
+                ):
     "Any booster by name: a `PromptBooster` preset or adapter folder, 'identity', 'promptist', or 'llm-rewrite:OPERATOR'."
     if name == "identity": return IdentityBooster()
     if name == "promptist": return PromptistBooster.from_pretrained(device=device)
