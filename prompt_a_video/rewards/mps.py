@@ -11,12 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fastcore.basics import patch
+
 from ..core import PavError, pick_device, pick_dtype
 from .suite import Reward, _check_keys, _fetch
 
 # %% auto #0
-__all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'MPSModel', 'load_mps', 'mps_reward',
-           'build_tiny_mps']
+__all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'MPSModel', 'build_tiny_mps', 'load_mps',
+           'mps_reward']
 
 # %% ../../nbs/25_mps.ipynb #8eb7aaa9
 # Interface constant: the condition text of MPS's "overall" preference (MPS's evaluation code), verbatim.
@@ -24,7 +26,7 @@ MPS_CONDITION = ("light, color, clarity, tone, style, ambiance, artistry, shape,
                  "instance, texture, quantity, attributes, position, number, location, word, things.")
 MPS_CLIP = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
-
+# %% ../../nbs/25_mps.ipynb #e943aa5a
 class _ZeroBiasLayerNorm(nn.Module):
     "LayerNorm with a learned gain and a fixed zero bias (stored as a buffer)."
     def __init__(self, dim):
@@ -97,44 +99,101 @@ class _MPSParallelBlock(nn.Module):
         out = torch.einsum("bhij,bjd->bhid", attn, v).transpose(1, 2).reshape(b, n, -1)
         return self.attn_out(out) + self.ff_out(ff)
 
+# %% ../../nbs/25_mps.ipynb #def9780e
 class MPSConditionModel(nn.Module):
-    def __init__(self, dim, layers=4, dim_head=64, heads=16, ff_mult=4):
+    "MPS's condition module: masked cross-attention from image to prompt tokens, then self-attention, `layers` times."
+    def __init__(self, dim: int,          # token width: the CLIP projection dimension (1024 for ViT-H-14)
+                 layers: int = 4,         # (cross-attention, self-attention block) pairs
+                 dim_head: int = 64,      # width of each attention head
+                 heads: int = 16,         # query heads; keys and values have a single shared head
+                 ff_mult: int = 4,        # feed-forward width as a multiple of `dim`
+                ):
         super().__init__()
         self.layers = nn.ModuleList([nn.ModuleList([_Residual(_MPSCrossAttention(dim, dim_head, heads, ff_mult)),
                                                     _Residual(_MPSParallelBlock(dim, dim_head, heads, ff_mult))])
                                      for _ in range(layers)])
-    def forward(self, query, context, mask):
-        for cross, block in self.layers: query = block(cross(query, context, mask))
-        return query
 
+# %% ../../nbs/25_mps.ipynb #3fe710c3
+@patch
+def forward(self: MPSConditionModel,
+            query: torch.Tensor,    # image tokens, (batch, image tokens, dim)
+            context: torch.Tensor,  # prompt tokens, (batch, prompt tokens, dim)
+            mask: torch.Tensor,     # added to cross-attention scores, (batch, image tokens, prompt tokens): 0 keeps, -inf drops
+           ) -> torch.Tensor:       # the image tokens after the module, shaped like `query`
+    "The image tokens conditioned on the prompt tokens that `mask` keeps."
+    for cross, block in self.layers: query = block(cross(query, context, mask))
+    return query
+
+# %% ../../nbs/25_mps.ipynb #11d932c1
 class MPSModel(nn.Module):
     "MPS: CLIP backbone (`model`) + condition module (`cross_model`), scoring images against prompts."
-    def __init__(self, clip_config, layers=4, dim_head=64, heads=16, ff_mult=4, threshold=0.3):
+    def __init__(self, clip_config,       # a transformers `CLIPConfig` (MPS: that of laion/CLIP-ViT-H-14-laion2B-s32B-b79K)
+                 layers: int = 4,         # condition module: (cross-attention, self-attention block) pairs
+                 dim_head: int = 64,      # condition module: width of each attention head
+                 heads: int = 16,         # condition module: query heads
+                 ff_mult: int = 4,        # condition module: feed-forward width over the projection dimension
+                 threshold: float = 0.3,  # keep a prompt token whose normalised best similarity to the condition exceeds this
+                ):
         super().__init__()
         from transformers import CLIPModel
         self.model = CLIPModel(clip_config)
         self.cross_model = MPSConditionModel(clip_config.projection_dim, layers, dim_head, heads, ff_mult)
         self.threshold = threshold
 
-    def text_tokens(self, ids):
-        "Projected features of every token, and the projected pooled (end-of-text) output."
-        out = self.model.text_model(input_ids=ids)      # pools the end-of-text token under either eos_token_id convention
-        proj = self.model.text_projection
-        return proj(out.last_hidden_state), proj(out.pooler_output)
+# %% ../../nbs/25_mps.ipynb #7dfd5d31
+@patch
+def text_tokens(self: MPSModel,
+                ids: torch.Tensor,   # token ids (batch, 77), padded to the maximum length
+               ) -> tuple[torch.Tensor, torch.Tensor]:   # (batch, 77, projection dim) and (batch, projection dim)
+    "Projected features of every token, and the projected pooled (end-of-text) output."
+    out = self.model.text_model(input_ids=ids)      # pools the end-of-text token under either eos_token_id convention
+    proj = self.model.text_projection
+    return proj(out.last_hidden_state), proj(out.pooler_output)
 
-    def forward(self, ids, pixel_values, cond_ids, group: int | None = None):
-        "Scores of each (prompt, image) row; the mask is normalised over groups of `group` rows (default: all)."
-        text, text_eos = self.text_tokens(ids)
-        image = self.model.visual_projection(self.model.vision_model(pixel_values=pixel_values).last_hidden_state)
-        cond, _ = self.text_tokens(cond_ids)
-        sim = torch.einsum("bid,bjd->bji", text, cond).amax(dim=1, keepdim=True)
-        g = sim.view(-1, group or sim.shape[0], *sim.shape[1:])
-        sim = (g / g.amax(dim=(1, 2, 3), keepdim=True)).view_as(sim)
-        mask = torch.where(sim > self.threshold, 0.0, float("-inf")).to(image.dtype).expand(-1, image.shape[1], -1)
-        img = self.cross_model(image, text, mask)[:, 0]
-        return self.model.logit_scale.exp() * (F.normalize(text_eos, dim=-1) * F.normalize(img, dim=-1)).sum(-1)
+# %% ../../nbs/25_mps.ipynb #d4faff77
+@patch
+def forward(self: MPSModel,
+            ids: torch.Tensor,           # prompt token ids, (rows, 77)
+            pixel_values: torch.Tensor,  # preprocessed images, (rows, 3, H, W): one per row
+            cond_ids: torch.Tensor,      # condition token ids, (rows, 77)
+            group: int | None = None,    # rows per mask normalisation (e.g. one video's frames); None: all rows; must divide rows
+           ) -> torch.Tensor:            # one score per row: exp(logit_scale) times a cosine
+    "Scores of each (prompt, image) row; the mask is normalised over groups of `group` rows (default: all)."
+    text, text_eos = self.text_tokens(ids)
+    image = self.model.visual_projection(self.model.vision_model(pixel_values=pixel_values).last_hidden_state)
+    cond, _ = self.text_tokens(cond_ids)
+    sim = torch.einsum("bid,bjd->bji", text, cond).amax(dim=1, keepdim=True)
+    g = sim.view(-1, group or sim.shape[0], *sim.shape[1:])
+    sim = (g / g.amax(dim=(1, 2, 3), keepdim=True)).view_as(sim)
+    mask = torch.where(sim > self.threshold, 0.0, float("-inf")).to(image.dtype).expand(-1, image.shape[1], -1)
+    img = self.cross_model(image, text, mask)[:, 0]
+    return self.model.logit_scale.exp() * (F.normalize(text_eos, dim=-1) * F.normalize(img, dim=-1)).sum(-1)
 
-def load_mps(checkpoint: str | Path, clip_id: str = MPS_CLIP, device="auto", dtype="bf16", **arch):
+# %% ../../nbs/25_mps.ipynb #5a5dcba2
+TINY_MPS_ARCH = dict(layers=1, dim_head=8, heads=2, ff_mult=4)   # condition module of the tiny MPS
+
+def build_tiny_mps(path: str | Path,                   # where to write the state dict (.pt)
+                   clip_dir: str | Path | None = None, # CLIP folder whose config sizes the backbone (default: the tiny CLIP)
+                   seed: int = 2                       # weights are random but reproducible
+                  ) -> Path:
+    "Write a tiny random MPS state dict with the released checkpoint's key names (legacy `position_ids` included)."
+    from transformers import CLIPConfig
+    from prompt_a_video.assets import tiny_clip_dir
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MPSModel(CLIPConfig.from_pretrained(clip_dir or tiny_clip_dir()), **TINY_MPS_ARCH)
+    sd = dict(model.state_dict())
+    sd["model.text_model.embeddings.position_ids"] = torch.arange(77)[None]   # as older transformers saved it
+    torch.save(sd, path)
+    return Path(path)
+
+# %% ../../nbs/25_mps.ipynb #4bd1b97f
+def load_mps(checkpoint: str | Path,   # MPS state dict: .safetensors, or .pt/.pth of tensors only; a path or an http(s) URL
+             clip_id: str = MPS_CLIP,  # where the backbone's configuration, tokenizer and image processor come from
+             device="auto",            # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', ...
+             dtype="bf16",             # weights' dtype: 'bf16', 'fp16', 'fp32' or 'auto'
+             **arch,                   # condition-module sizes (`MPSModel`'s layers, dim_head, heads, ff_mult, threshold)
+            ):
     "MPS from a state-dict `checkpoint` (.safetensors, or .pt/.pth read with weights_only=True)."
     import pickle
     import torch
@@ -161,9 +220,19 @@ def load_mps(checkpoint: str | Path, clip_id: str = MPS_CLIP, device="auto", dty
     dev = pick_device(device)
     return model.to(dev, pick_dtype(dtype, dev)).eval(), tok, proc
 
-def mps_reward(checkpoint: str | Path | None = None, clip_id: str = MPS_CLIP, n_frames: int = 4, device="auto",
-               dtype="bf16", condition: str = MPS_CONDITION, batch_size: int = 8, model=None, tokenizer=None,
-               processor=None, **arch) -> Reward:
+# %% ../../nbs/25_mps.ipynb #ed124df8
+def mps_reward(checkpoint: str | Path | None = None, # MPS state dict (see `load_mps`); may be None only when `model` is given
+               clip_id: str = MPS_CLIP,              # backbone configuration, tokenizer and image processor
+               n_frames: int = 4,                    # frames scored per video (the paper's 4), averaged
+               device="auto",                        # where MPS runs: 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', ...
+               dtype="bf16",                         # weights' dtype: 'bf16', 'fp16', 'fp32' or 'auto'
+               condition: str = MPS_CONDITION,       # condition text (the "overall" preference's)
+               batch_size: int = 8,                  # videos per forward pass (each `n_frames` rows)
+               model=None,                           # an `MPSModel` already loaded; None: `load_mps(checkpoint, ...)`
+               tokenizer=None,                       # its CLIP tokenizer (with `model`)
+               processor=None,                       # its CLIP image processor (with `model`)
+               **arch,                               # condition-module sizes for `load_mps`
+              ) -> Reward:                           # scores the dimension 'MPS' (raw)
     "MPS overall preference (raw) of 4 frames against the original prompt, averaged; batched over videos."
     if model is None: model, tokenizer, processor = load_mps(checkpoint, clip_id, device, dtype, **arch)
     dev, dt = next(model.parameters()).device, next(model.parameters()).dtype
@@ -181,21 +250,3 @@ def mps_reward(checkpoint: str | Path | None = None, clip_id: str = MPS_CLIP, n_
             out += [{"MPS": float(x)} for x in s.view(len(chunk), n_frames).mean(1)]
         return out
     return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}")   # 2: pooled prompt embedding
-
-# %% ../../nbs/25_mps.ipynb #5a5dcba2
-TINY_MPS_ARCH = dict(layers=1, dim_head=8, heads=2, ff_mult=4)   # condition module of the tiny MPS
-
-def build_tiny_mps(path: str | Path,                   # where to write the state dict (.pt)
-                   clip_dir: str | Path | None = None, # CLIP folder whose config sizes the backbone (default: the tiny CLIP)
-                   seed: int = 2                       # weights are random but reproducible
-                  ) -> Path:
-    "Write a tiny random MPS state dict with the released checkpoint's key names (legacy `position_ids` included)."
-    from transformers import CLIPConfig
-    from prompt_a_video.assets import tiny_clip_dir
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MPSModel(CLIPConfig.from_pretrained(clip_dir or tiny_clip_dir()), **TINY_MPS_ARCH)
-    sd = dict(model.state_dict())
-    sd["model.text_model.embeddings.position_ids"] = torch.arange(77)[None]   # as older transformers saved it
-    torch.save(sd, path)
-    return Path(path)
