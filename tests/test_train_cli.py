@@ -117,3 +117,32 @@ def test_bad_dpo_input(pav_bin, offline_env, sft_dir, tmp_path):
     (other / "booster.json").write_text(json.dumps({"base": "asset:smollm2", "template": "official", "prefill": False}))
     r = pav(pav_bin, "dpo", "--preset", "tiny", "--sft", str(other), "--out", str(tmp_path / "o2"), env=offline_env)
     assert r.returncode == 1 and "was made for another base model" in r.stderr, r.stderr[-1500:]
+
+
+def test_build_dpo_killed_after_sampling_resumes_without_repeats(pav_bin, offline_env, sft_dir, tmp_path):
+    "Candidates are sampled, rendered and scored through the run store: kill -9 after the first prompt, rerun, nothing repeats."
+    import sqlite3
+    env = dict(offline_env, PAV_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "assets").symlink_to(Path(offline_env["PAV_CACHE"]) / "assets")
+    run = tmp_path / "dpo-run"
+    args = ["build-dpo", "--booster", str(sft_dir), "a red kite over a green hill", "rain on a window at night",
+            "--preset", "tiny", "--target", "tiny", "--suite", "offline", "--out", str(run)]
+    r = pav(pav_bin, *args, env=env, kill_at="dpo_sampled:1")
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr[-2000:])
+    db = sqlite3.connect(run / "run.sqlite")
+    first = db.execute("SELECT text, seed FROM candidates ORDER BY id").fetchall()
+    db.close()
+    assert len(first) == 4 and not (run / "triples.json").exists()
+    r = pav(pav_bin, *args, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    db = sqlite3.connect(run / "run.sqlite")
+    rows = db.execute("SELECT text, seed, scores FROM candidates ORDER BY id").fetchall()
+    db.close()
+    assert [x[:2] for x in rows[:4]] == first and len(rows) == 8 and all(x[2] for x in rows)
+    renders = (tmp_path / "cache" / "videos" / "renders.log").read_text().split()
+    assert len(renders) == len(set(renders)) == len({(t, s) for t, s, _ in rows})      # every video rendered once
+    report = json.loads((run / "triples_report.json").read_text())
+    assert report["rules"]["mode"] == "relative" and report["counts"]["prompts"] == 2
+    r2 = pav(pav_bin, *args, env=env)                                    # a third run renders nothing
+    assert r2.returncode == 0 and (tmp_path / "cache" / "videos" / "renders.log").read_text().split() == renders
