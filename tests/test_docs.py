@@ -133,3 +133,10 @@ def test_every_public_name_is_in_the_reference(site):
                                                            f"_modidx links to #{anchor}")
     assert not problems, f"{len(problems)} of {len(syms)} public names missing:\n" + "\n".join(problems)
     print(f"{len(syms)} public names checked")
+
+
+def test_every_public_parameter_has_a_docment():
+    "Each public function, method and dataclass field documents its parameters where they are declared."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "check_docments.py"), "--strict"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]
