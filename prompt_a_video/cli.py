@@ -64,7 +64,7 @@ def prompt_options(p: argparse.ArgumentParser,  # the subcommand parser that tak
     "Add PROMPT..., --file, --prompts and --limit."
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts")
     p.add_argument("--file", help="a UTF-8 text file with one prompt per line")
-    p.add_argument("--prompts", dest="prompt_set", metavar="SET", help="'vbench', 'vbench:DIMENSION' or a prompt file")
+    p.add_argument("--prompts", dest="prompt_set", metavar="SET", help="'paper-vbench-100', 'vbench', 'vbench:DIMENSION' or a prompt file")
     p.add_argument("--limit", type=int, help="use only the first N prompts")
 
 def read_prompts(args: argparse.Namespace,  # parsed by a parser that `prompt_options` set up
@@ -72,10 +72,9 @@ def read_prompts(args: argparse.Namespace,  # parsed by a parser that `prompt_op
     "The prompts a subcommand was given, in order: arguments, then --file, then --prompts; at most --limit."
     out = list(args.prompts) + (read_prompt_file(args.file) if args.file else [])
     spec = args.prompt_set
-    if spec and (spec == "vbench" or spec.startswith("vbench:")):
-        from prompt_a_video.assets import vbench_prompts
-        out += [p["prompt"] for p in vbench_prompts(spec.split(":", 1)[1] if ":" in spec else None)]
-    elif spec: out += read_prompt_file(spec)
+    if spec:
+        from prompt_a_video.evaluation import prompt_set
+        out += read_prompt_file(spec) if Path(spec).is_file() else prompt_set(spec)
     if args.limit is not None and args.limit < 1: raise PavError(f"--limit must be at least 1, got {args.limit}")
     out = out[: args.limit]
     if not out: raise PavError("no prompts given: pass PROMPT arguments, --file FILE or --prompts vbench[:DIMENSION]")
@@ -444,6 +443,38 @@ def _dpo_cmd(args) -> int:
     return 0
 
 SUBCOMMANDS += [_build_sft_parser, _sft_parser, _build_dpo_parser, _dpo_parser]
+
+def _eval_parser(sub):
+    p = _sub(sub, "eval", "compare prompt boosters on a target (paired seeds, 95% intervals, win rates)",
+             "Refine every prompt with every method, then render (same seeds for every method) and score against the "
+             "original prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume.")
+    prompt_options(p)
+    p.add_argument("--methods", default="identity,smollm2", help="comma-separated: identity, promptist, llm-rewrite:OPERATOR, "
+                   "a booster preset, booster:DIR (default: identity,smollm2)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds per prompt (default: 0)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--vbench-export", action="store_true", help="also write videos as vbench/METHOD/{prompt}-{i}.mp4")
+    p.add_argument("--out", required=True, metavar="DIR", help="evaluation folder")
+    _generation_options(p)
+    p.set_defaults(func=_eval_cmd)
+
+def _eval_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.evaluation import compare_methods, comparison_table, parse_methods, write_report
+    from prompt_a_video.rewards import RewardSuite
+    methods = parse_methods(args.methods)
+    prompts = read_prompts(args)
+    gen = _generator(args)
+    suite = RewardSuite.offline() if args.suite == "offline" else RewardSuite.paper(device=gen.settings.device)
+    out = Path(args.out)
+    res = compare_methods(methods, prompts, gen, suite, args.seeds, out, out / "vbench" if args.vbench_export else None)
+    write_report(res, out)
+    print(comparison_table(res))
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+SUBCOMMANDS += [_eval_parser]
+_EXAMPLES["eval"] = "pav eval --target cogvideox-5b --methods identity,llm-rewrite:gpt-4o,booster:boosters/cv-dpo --prompts paper-vbench-100 --suite paper --out evals/cv"
 
 # %% ../nbs/90_cli.ipynb #3e44f653
 def build_parser() -> argparse.ArgumentParser:

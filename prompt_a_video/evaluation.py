@@ -21,7 +21,7 @@ from .core import PavError, Scores, as_prompts, atomic_write, derive_seed, forma
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
            'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate', 'refine_all',
-           'compare_methods', 'plot_comparison', 'comparison_table']
+           'compare_methods', 'plot_comparison', 'comparison_table', 'parse_methods', 'write_report']
 
 # %% ../nbs/60_eval.ipynb #73a4f910
 def _sets_dir() -> Path:
@@ -241,3 +241,51 @@ def comparison_table(res: dict,   # `compare_methods`' result
                     "fidelity": f"{f['mean']:.2f}", "words": f"{get('words')['mean']:.1f}",
                     "over budget": f"{get('over_budget')['mean']:.0%}"})
     return format_table(out, list(out[0]))
+
+# %% ../nbs/60_eval.ipynb #59d587ba
+def parse_methods(spec: str,  # comma-separated: identity, promptist, llm-rewrite:OPERATOR, booster:DIR, or a booster preset/folder
+                  ) -> dict:
+    "Method name -> `load_booster` name, checked before anything loads."
+    from prompt_a_video.booster import BOOSTERS
+    out = {}
+    for m in [x.strip() for x in spec.split(",") if x.strip()]:
+        name = m.split(":", 1)[1] if m.startswith("booster:") else m
+        ok = (name in ("identity", "promptist") or name.startswith("llm-rewrite:") or name in BOOSTERS
+              or (Path(name).is_dir() and (Path(name) / "adapter_config.json").is_file()))
+        if not ok:
+            raise PavError(f"unknown method {m!r}: use identity, promptist, llm-rewrite:OPERATOR, one of {sorted(BOOSTERS)}, "
+                           "or booster:DIR (a trained booster folder)")
+        out[Path(name).name if Path(name).is_dir() else name] = name
+    if not out: raise PavError("no methods given")
+    return out
+
+def write_report(res: dict,            # `compare_methods`' result
+                 out: str | Path,      # the evaluation folder (report.md goes there)
+                 note: str = "",       # a paragraph on the setting (e.g. that a sandbox renderer was used)
+                 ) -> Path:
+    "report.md: setting, table with 95% intervals and win rates, per-metric means, the figure."
+    sp = res["spec"]
+    dims = [r["metric"] for r in res["rows"] if r["method"] == "identity" and r["metric"] not in
+            ("score", "words", "tokens", "over_budget", "fidelity")]
+    per_metric = "| method | " + " | ".join(dims) + " |\n|---|" + "---|" * len(dims) + "\n"
+    for m in sp["methods"]:
+        vals = {r["metric"]: r for r in res["rows"] if r["method"] == m}
+        per_metric += f"| {m} | " + " | ".join(f"{vals[d]['mean']:.3f} ± {(vals[d]['high'] - vals[d]['low']) / 2:.3f}" for d in dims) + " |\n"
+    text = f"""# Booster comparison
+
+Target `{sp['target']}`, reward suite `{sp['suite']}`, {len(sp['prompts'])} prompts x {len(sp['seeds'])} seed(s), paired
+(every method's prompt for one original is rendered with the same seeds). Scores are against the **original** prompt;
+intervals are 95% Student-t over prompts; the win rate is the share of prompts whose refined version beats the original
+on the ranking score (ties count half). Ranking weights: {', '.join(f'{k} {v:g}' for k, v in res['weights'].items())}.
+{note}
+
+```
+{comparison_table(res)}
+```
+
+## Per metric (mean ± half-width of the 95% interval)
+
+{per_metric}
+![metrics](metrics.png)
+"""
+    return atomic_write(Path(out) / "report.md", text)
