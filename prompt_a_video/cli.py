@@ -137,6 +137,15 @@ def _generator(args, **kw):
 
 _SUITE_SKIP = ("device", "dtype", "cache", "mps_arch")     # set by the subcommand, not per checkpoint
 
+def _suite(args, gen):
+    "The reward suite `--suite` names (the paper suite with any checkpoint options given)."
+    from prompt_a_video.rewards import RewardSuite
+    if args.suite == "offline": return RewardSuite.offline()
+    if args.suite == "sandbox":
+        from prompt_a_video.sandbox import sandbox_suite
+        return sandbox_suite()
+    return RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
+
 _EXAMPLES = {
     "refine": 'pav refine "a corgi running on a beach" --target cogvideox-5b',
     "generate": 'pav generate "a corgi running on a beach" --target tiny --seed 0 --out videos/',
@@ -191,7 +200,7 @@ def _score_parser(sub):
     p.add_argument("--prompt", action="append", required=True,
                    help="the original prompt: once for all videos, or once per video")
     p.add_argument("--candidate", action="append", help="the prompt each video was rendered from (default: --prompt)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of a table")
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached scores")
@@ -215,6 +224,9 @@ def _score_cmd(args) -> int:
     videos = [load_video(v) for v in args.videos]
     cache = not args.no_cache
     if args.suite == "offline": suite = RewardSuite.offline(cache=cache)
+    elif args.suite == "sandbox":
+        from prompt_a_video.sandbox import sandbox_suite
+        suite = sandbox_suite(cache=cache)
     else:
         suite = RewardSuite.paper(device=args.device, cache=cache, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
     scores = suite(videos, prompts, cands)
@@ -239,7 +251,7 @@ def _evolve_parser(sub):
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per operator request, OpenAI-compatible (default: 60)")
     p.add_argument("--preset", default="paper", choices=EvolutionConfig.presets(),
                    help="evolution settings preset; options below override it (default: paper)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
     config_options(p, EvolutionConfig, "evolution (default: the preset's value)",
                    choices={"parser": list(PARSERS), "history_format": list(HISTORY_FORMATS)})
     _generation_options(p)
@@ -251,14 +263,12 @@ def _evolve_cmd(args) -> int:
     _quiet_hf()
     from prompt_a_video.evolution import Evolution, EvolutionConfig
     from prompt_a_video.llm import make_operator
-    from prompt_a_video.rewards import RewardSuite
     prompts = read_prompts(args)
     cfg = EvolutionConfig.preset(args.preset, **options_for(args, EvolutionConfig))
     gen = _generator(args)
     kw = {"timeout": args.timeout} if args.operator != "local" and not args.operator.startswith("local:") else {}
     op = make_operator(args.operator, **kw)
-    suite = (RewardSuite.offline() if args.suite == "offline" else
-             RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper, _SUITE_SKIP)))
+    suite = _suite(args, gen)
     evo = Evolution(gen, suite, op, cfg, run_dir=args.out)
     s = evo.run(prompts)
     evo.plot(Path(args.out) / "best_per_iteration.png")
@@ -393,7 +403,7 @@ def _build_dpo_parser(sub):
     prompt_options(p)
     p.add_argument("--booster", required=True, metavar="SFT_DIR", help="the SFT booster folder (`pav sft --out`)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (run.sqlite, triples.json, triples_report.json)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
     p.add_argument("--preset", default="paper", choices=DPODataConfig.presets(), help="sampling and filter preset (default: paper)")
     config_options(p, DPODataConfig, "sampling and filters (default: the preset's value)", skip=("ranking",),
                    choices={"thresholds": ["auto", "absolute", "relative"], "template": ["official", "paper"]})
@@ -404,12 +414,11 @@ def _build_dpo_cmd(args) -> int:
     _quiet_hf()
     from prompt_a_video.booster import PromptBooster
     from prompt_a_video.data import DPODataConfig, build_dpo_triples, filter_report
-    from prompt_a_video.rewards import RewardSuite
     prompts = read_prompts(args)
     cfg = DPODataConfig.preset(args.preset, **options_for(args, DPODataConfig, skip=("ranking",)))
     booster = PromptBooster.load(args.booster)
     gen = _generator(args)
-    suite = RewardSuite.offline() if args.suite == "offline" else RewardSuite.paper(device=gen.settings.device)
+    suite = _suite(args, gen)
     ds, counts, rules = build_dpo_triples(booster, prompts, gen, suite, args.out, cfg, exclude=args.booster)
     print(filter_report(counts, f"DPO triples ({rules['mode']} thresholds, margin {rules['margin']})"))
     print(f"triples: {Path(args.out) / 'triples.json'}")
@@ -452,7 +461,7 @@ def _eval_parser(sub):
     p.add_argument("--methods", default="identity,smollm2", help="comma-separated: identity, promptist, llm-rewrite:OPERATOR, "
                    "a booster preset, booster:DIR (default: identity,smollm2)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds per prompt (default: 0)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper"], help="reward suite (default: offline)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
     p.add_argument("--vbench-export", action="store_true", help="also write videos as vbench/METHOD/{prompt}-{i}.mp4")
     p.add_argument("--out", required=True, metavar="DIR", help="evaluation folder")
     _generation_options(p)
@@ -461,11 +470,10 @@ def _eval_parser(sub):
 def _eval_cmd(args) -> int:
     _quiet_hf()
     from prompt_a_video.evaluation import compare_methods, comparison_table, parse_methods, write_report
-    from prompt_a_video.rewards import RewardSuite
     methods = parse_methods(args.methods)
     prompts = read_prompts(args)
     gen = _generator(args)
-    suite = RewardSuite.offline() if args.suite == "offline" else RewardSuite.paper(device=gen.settings.device)
+    suite = _suite(args, gen)
     out = Path(args.out)
     res = compare_methods(methods, prompts, gen, suite, args.seeds, out, out / "vbench" if args.vbench_export else None)
     write_report(res, out)

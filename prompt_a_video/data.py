@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .core import (PavError, Config, RankingConfig, Scores, DIMENSIONS, register_preset, weighted_score,
-                                 scores_from_json, derive_seed, format_table)
+                                 derive_seed, format_table)
 from .booster import booster_messages, TEMPLATES
 
 # %% auto #0

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +199,9 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     args = training_args(recipe, out / "checkpoints", "dpo", disable_tqdm=not progress)
     trainer = cls(model=model, ref_model=None, args=args, train_dataset=train, processing_class=tok, peft_config=peft_config,
                   callbacks=[_kill_callback("dpo_checkpoint")])
+    if not progress:                                   # no per-step log lines either
+        from transformers.trainer_callback import PrinterCallback
+        trainer.remove_callback(PrinterCallback)
     t0 = time.perf_counter()
     res = trainer.train(resume_from_checkpoint=resume)
     metrics = {"train_loss": res.training_loss, "steps": res.global_step, "train_seconds": round(time.perf_counter() - t0, 1),

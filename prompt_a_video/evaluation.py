@@ -9,14 +9,12 @@ import csv
 import io
 import json
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import tempfile
 
-from .core import PavError, Scores, as_prompts, atomic_write, derive_seed, format_table, kill_point, short_path
+from .core import PavError, as_prompts, atomic_write, derive_seed, format_table, kill_point, short_path
 
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',

@@ -20,6 +20,7 @@ from fastcore.basics import patch
 
 from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
 from .llm import ChatError, ChatReply
+from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'RELEASED_DIMENSION_NAMES', 'OPERATOR_INSTRUCTION', 'MIN_WORDS',
@@ -73,6 +74,7 @@ def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; el
     "The weights `cfg` ranks with for a suite producing `dims`."
     if cfg.weights: w = cfg.weights
     elif set(PAPER_DIMENSIONS) <= set(dims): w = EVOLUTION_WEIGHTS
+    elif set(SANDBOX_WEIGHTS) <= set(dims): w = SANDBOX_WEIGHTS
     elif set(OFFLINE_WEIGHTS) <= set(dims): w = OFFLINE_WEIGHTS
     else: raise PavError(f"no default ranking weights for dimensions {list(dims)}: set EvolutionConfig.weights")
     missing = [d for d in w if d not in dims]

@@ -11,11 +11,11 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .core import PavError, Config, register_preset, atomic_write, kill_point, short_path, format_table
+from .core import PavError, Config, register_preset, atomic_write, kill_point, short_path
 
 # %% auto #0
 __all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_args', 'with_step_lr', 'builtin_pairs',
@@ -58,7 +58,7 @@ class SFTRecipe(Config):
     @register_preset
     def released(cls): return cls(epochs=12, batch_size=8, per_device_batch=4, packing=True, max_length=4096)
     @register_preset
-    def smollm2(cls): return cls(base="asset:smollm2", epochs=3, batch_size=8, per_device_batch=8, lr=1e-3, schedule="linear",
+    def smollm2(cls): return cls(base="asset:smollm2", epochs=2, batch_size=8, per_device_batch=8, lr=1e-3, schedule="linear",
                                  lora_r=16, lora_alpha=32, lora_targets=LLAMA_ALL, max_length=512, eval_fraction=0.1, save_steps=20)
     @register_preset
     def tiny(cls): return cls(base="asset:tiny-lm", epochs=4, batch_size=4, per_device_batch=4, lr=1e-2, schedule="linear",
@@ -322,6 +322,9 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     args = training_args(recipe, out / "checkpoints", "sft", disable_tqdm=not progress)
     trainer = cls(model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok,
                   peft_config=recipe.lora(), callbacks=[_kill_callback("sft_checkpoint")])
+    if not progress:                                   # no per-step log lines either
+        from transformers.trainer_callback import PrinterCallback
+        trainer.remove_callback(PrinterCallback)
     metrics = {}
     if held is not None:                                            # measured once, before the first step
         if not (out / "eval_before.json").is_file():

@@ -470,8 +470,11 @@ def _cache_config(name: str, pipe):
 
 @patch
 def _load(self: VideoGenerator):
-    import diffusers
     s = self.settings
+    if self.target.pipeline == "SandboxPipeline":                # the procedural renderer of `sandbox` (no weights)
+        from prompt_a_video.sandbox import SandboxPipeline
+        return SandboxPipeline.from_pretrained()
+    import diffusers
     cls = getattr(diffusers, self.target.pipeline)
     from prompt_a_video.assets import resolve_asset
     src = resolve_asset(self.model_id)
@@ -612,3 +615,6 @@ def generate(self: VideoGenerator,
         bar.update(len(idx))
     bar.close()
     return out
+
+# %% ../nbs/10_video.ipynb #a1a68644
+import prompt_a_video.sandbox  # noqa: F401 -- registers the `sandbox` target (after TARGETS exists)
