@@ -213,6 +213,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     files = {"metrics.json": json.dumps({**counts, **metrics, "mode": recipe.mode, "sft": short_path(sft_dir)}, indent=1)}
     if (Path(sft_dir) / "train_prompts.json").is_file(): files["train_prompts.json"] = (Path(sft_dir) / "train_prompts.json").read_text()
     keys = ("loss", "rewards/margins", "rewards/accuracies", "learning_rate")
+    if not trainer.is_world_process_zero(): return out            # several GPUs: the main process writes the booster
     if recipe.mode == "merge":
         save_booster(_Combined(sft_dir, trainer.model, info["base"]), tok, out, binfo, card, trainer.state.log_history, files, keys)
     else:

@@ -339,6 +339,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     counts = {"pairs": len(data), "train": len(train), "held_out": len(held) if held is not None else 0}
     info = {"base": recipe.base, "template": recipe.template, "prefill": False}
     prompts = data["original"] if "original" in data.column_names else [m[-1]["content"] for m in data["prompt"]]
+    if not trainer.is_world_process_zero(): return out            # several GPUs: the main process writes the booster
     save_booster(trainer.model, tok, out, info, model_card("sft", recipe, recipe.base, recipe.template, counts, metrics),
                  trainer.state.log_history, {"metrics.json": json.dumps({**counts, **metrics}, indent=1),
                                              "train_prompts.json": json.dumps(list(prompts), ensure_ascii=False)})
