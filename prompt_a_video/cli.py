@@ -9,6 +9,7 @@ import argparse
 import inspect
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -390,6 +391,7 @@ def _sft_cmd(args) -> int:
     from prompt_a_video.sft import SFTRecipe, train_sft
     recipe = SFTRecipe.preset(args.preset, **options_for(args, SFTRecipe))
     out = train_sft(_sft_data(args.data, args.preset, recipe.template), args.out, recipe)
+    if int(os.environ.get("RANK", "0")) != 0: return 0            # several GPUs: the main process reports
     m = json.loads((Path(out) / "metrics.json").read_text())
     print(format_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}]))
     print(f"booster: {out}  (try: pav refine --booster {out} \"a cat\")")
@@ -446,6 +448,7 @@ def _dpo_cmd(args) -> int:
     data = builtin_triples(16, exclude=args.sft if (Path(args.sft) / "train_prompts.json").is_file() else None) \
         if args.data in (None, "builtin") else args.data
     out = train_dpo(args.sft, data, args.out, recipe)
+    if int(os.environ.get("RANK", "0")) != 0: return 0            # several GPUs: the main process reports
     m = json.loads((Path(out) / "metrics.json").read_text())
     print(format_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}]))
     print(f"booster: {out}")
@@ -454,7 +457,7 @@ def _dpo_cmd(args) -> int:
 SUBCOMMANDS += [_build_sft_parser, _sft_parser, _build_dpo_parser, _dpo_parser]
 
 def _eval_parser(sub):
-    p = _sub(sub, "eval", "compare prompt boosters on a target (paired seeds, 95% intervals, win rates)",
+    p = _sub(sub, "eval", "compare prompt boosters on a target (paired seeds, 95%% intervals, win rates)",
              "Refine every prompt with every method, then render (same seeds for every method) and score against the "
              "original prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume.")
     prompt_options(p)

@@ -42,7 +42,7 @@ class DPORecipe(Config):
     max_length: int = 1024             # prompt + answer tokens per sequence
     max_prompt_length: int = 512       # longer prompts keep their last tokens (trl 0.8.6's default truncation)
     precompute_ref: bool = True        # reference log-probs computed once before training, not per epoch
-    padding_free: bool = False         # flatten batches without padding (needs FlashAttention on GPU)
+    padding_free: bool = False         # flatten batches without padding (trl 1.16 falls back to padding for DPO)
     liger: bool = False                # Liger kernels (GPU, liger-kernel installed)
     gradient_checkpointing: bool = False  # trade compute for memory
     bf16: bool | None = None           # None: bf16 on a GPU that supports it
