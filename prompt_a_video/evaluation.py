@@ -38,6 +38,8 @@ def prompt_set(spec: str,  # 'paper-vbench-100', 'vbench', 'vbench:DIMENSION', o
         ps = [l.strip() for l in Path(spec).read_text(encoding="utf-8").splitlines() if l.strip()]
         if not ps: raise PavError(f"{spec} holds no prompts")
         return ps
+    if "/" in spec or "\\" in spec or Path(spec).suffix:
+        raise PavError(f"prompt file {spec!r} does not exist")
     names = sorted(p.stem for p in _sets_dir().glob("*.txt"))
     raise PavError(f"unknown prompt set {spec!r}: use one of {names}, 'vbench', 'vbench:DIMENSION', or a prompt file")
 
