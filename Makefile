@@ -26,11 +26,12 @@ $(BIN)/.installed: settings.ini setup.py Makefile
 
 venv: $(BIN)/.installed
 
-## The main job on the embedded default (offline): prepare the assets, then refine a few VBench prompts
-## with the offline booster (SmolLM2).
+## The main job on the embedded default (offline): prepare the assets, then the whole method at laptop scale
+## (evolution -> SFT -> DPO -> held-out comparison on the sandbox renderer, ~10 min on 2 CPU cores; rerun to resume).
+DEMO_OUT ?= demo
 demo: venv
 	$(BIN)/pav assets --prepare
-	$(BIN)/pav refine --prompts vbench:subject_consistency --limit 3
+	$(BIN)/pav demo --out $(DEMO_OUT)
 
 ## The whole test suite, as CI runs it.
 # Tests get their own asset cache, so a fresh clone also tests preparing every asset.

@@ -138,6 +138,11 @@ def _generator(args, **kw):
 
 _SUITE_SKIP = ("device", "dtype", "cache", "mps_arch")     # set by the subcommand, not per checkpoint
 
+def _suite_option(p):
+    "Add --suite: the reward suite a subcommand scores with."
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"],
+                   help="reward suite (default: offline; sandbox: for --target sandbox)")
+
 def _suite(args, gen):
     "The reward suite `--suite` names (the paper suite with any checkpoint options given)."
     from prompt_a_video.rewards import RewardSuite
@@ -169,6 +174,8 @@ def _generate_parser(sub):
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the mp4 files")
     p.add_argument("--negative-prompt", help="negative prompt for every video")
     p.add_argument("--no-cache", action="store_true", help="render even if the video is cached (and do not store it)")
+    p.add_argument("--booster", metavar="B", help="refine every prompt with this booster first (a preset, a booster folder, "
+                   "identity, promptist or llm-rewrite:OPERATOR); it is freed before the video model loads")
     _generation_options(p)
     p.set_defaults(func=_generate_cmd)
 
@@ -185,12 +192,16 @@ def _generate_cmd(args) -> int:
     prompts, seeds = _validate_prompts(prompts, seeds, args.negative_prompt, gen.target)
     out = Path(args.out)
     if out.exists() and not out.is_dir(): raise PavError(f"--out {out} exists and is not a folder")
+    originals = prompts
+    if args.booster:                                             # refine all, free the booster, then load the video model
+        from prompt_a_video.evaluation import refine_then_free
+        prompts = refine_then_free(args.booster, prompts, gen)
     videos = gen.generate(prompts, seeds, args.negative_prompt)
     out.mkdir(parents=True, exist_ok=True)
-    for i, (p, s, v) in enumerate(zip(prompts, seeds, videos)):
-        dest = save_video(v, out / f"{i:03d}-{_slug(p)}-seed{s}.mp4")      # mp4 to watch; the cache keeps the exact frames
-        print(json.dumps({"prompt": p, "seed": s, "path": str(dest), "seconds": v.meta.get("seconds"),
-                          "cached": bool(v.meta.get("cached"))}), flush=True)
+    for i, (o, p, s, v) in enumerate(zip(originals, prompts, seeds, videos)):
+        dest = save_video(v, out / f"{i:03d}-{_slug(o)}-seed{s}.mp4")      # mp4 to watch; the cache keeps the exact frames
+        print(json.dumps({"prompt": p, **({"original": o} if args.booster else {}), "seed": s, "path": str(dest),
+                          "seconds": v.meta.get("seconds"), "cached": bool(v.meta.get("cached"))}), flush=True)
     return 0
 
 # %% ../nbs/90_cli.ipynb #810bb79c
@@ -201,7 +212,7 @@ def _score_parser(sub):
     p.add_argument("--prompt", action="append", required=True,
                    help="the original prompt: once for all videos, or once per video")
     p.add_argument("--candidate", action="append", help="the prompt each video was rendered from (default: --prompt)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
+    _suite_option(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of a table")
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached scores")
@@ -252,7 +263,7 @@ def _evolve_parser(sub):
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per operator request, OpenAI-compatible (default: 60)")
     p.add_argument("--preset", default="paper", choices=EvolutionConfig.presets(),
                    help="evolution settings preset; options below override it (default: paper)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
+    _suite_option(p)
     config_options(p, EvolutionConfig, "evolution (default: the preset's value)",
                    choices={"parser": list(PARSERS), "history_format": list(HISTORY_FORMATS)})
     _generation_options(p)
@@ -405,7 +416,7 @@ def _build_dpo_parser(sub):
     prompt_options(p)
     p.add_argument("--booster", required=True, metavar="SFT_DIR", help="the SFT booster folder (`pav sft --out`)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (run.sqlite, triples.json, triples_report.json)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
+    _suite_option(p)
     p.add_argument("--preset", default="paper", choices=DPODataConfig.presets(), help="sampling and filter preset (default: paper)")
     config_options(p, DPODataConfig, "sampling and filters (default: the preset's value)", skip=("ranking",),
                    choices={"thresholds": ["auto", "absolute", "relative"], "template": ["official", "paper"]})
@@ -464,7 +475,7 @@ def _eval_parser(sub):
     p.add_argument("--methods", default="identity,smollm2", help="comma-separated: identity, promptist, llm-rewrite:OPERATOR, "
                    "a booster preset, booster:DIR (default: identity,smollm2)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds per prompt (default: 0)")
-    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"], help="reward suite (default: offline; sandbox: for --target sandbox)")
+    _suite_option(p)
     p.add_argument("--vbench-export", action="store_true", help="also write videos as vbench/METHOD/{prompt}-{i}.mp4")
     p.add_argument("--out", required=True, metavar="DIR", help="evaluation folder")
     _generation_options(p)
@@ -485,6 +496,34 @@ def _eval_cmd(args) -> int:
     return 0
 
 SUBCOMMANDS += [_eval_parser]
+
+def _demo_parser(sub):
+    from prompt_a_video.demo import DemoConfig
+    p = _sub(sub, "demo", "the whole method offline: evolution, SFT, DPO and a held-out comparison (resumable)",
+             "Evolve a few prompts with SmolLM2 on the sandbox renderer, fine-tune SmolLM2 on the best rewrites (SFT), "
+             "build DPO triples from its samples, train DPO, and compare identity, zero-shot SmolLM2, SFT and SFT+DPO on "
+             "held-out prompts. Writes report.md, demo.png and results.json into --out; rerun to resume.")
+    p.add_argument("--out", required=True, metavar="DIR", help="demo folder")
+    p.add_argument("--preset", default="default", choices=DemoConfig.presets(),
+                   help="sizes preset; options below override it (default: default, ~10 min on 2 CPU cores)")
+    config_options(p, DemoConfig, "demo sizes and choices (default: the preset's value)", choices={"target": ["sandbox", "tiny"]})
+    p.set_defaults(func=_demo_cmd)
+
+def _demo_cmd(args) -> int:
+    _quiet_hf()
+    from prompt_a_video.demo import DemoConfig, run_demo
+    cfg = DemoConfig.preset(args.preset, **options_for(args, DemoConfig))
+    r = run_demo(args.out, cfg)
+    print(format_table([{"method": m, "held-out score": f"{v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]",
+                         "win vs original": "" if m == "identity" else f"{v['win_rate_vs_original']:.2f}"}
+                        for m, v in r["held_out_score"].items()]))
+    ys = r["evolution"]["best_per_iteration"]
+    print(f"evolution: mean best score {ys[0]:.3f} -> {ys[-1]:.3f} over {len(ys) - 1} iterations")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+SUBCOMMANDS += [_demo_parser]
+_EXAMPLES["demo"] = "pav demo --out demo/"
 _EXAMPLES["eval"] = "pav eval --target cogvideox-5b --methods identity,llm-rewrite:gpt-4o,booster:boosters/cv-dpo --prompts paper-vbench-100 --suite paper --out evals/cv"
 
 # %% ../nbs/90_cli.ipynb #3e44f653

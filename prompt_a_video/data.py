@@ -151,7 +151,7 @@ class DPODataConfig(Config):
     max_new_tokens: int = 250        # released DPO sampling length
     ranking: RankingConfig = field(default_factory=RankingConfig.paper)  # key, thresholds, margin, word cap
     thresholds: str = "auto"         # 'absolute' (RankingConfig's), 'relative', or 'auto' (absolute when the suite has them)
-    quantile: float = 0.25           # relative mode: a chosen candidate may not be in this worst fraction on any dimension
+    quantile: float = 0.25           # relative mode: a chosen candidate may not be in this worst fraction on any ranked dimension
     margin_sd: float = 0.5           # relative mode: rejected lies this many standard deviations of the key below chosen
     template: str = "official"       # booster template of the `prompt` column
     seed: int = 0                    # base of the per-prompt sampling seeds
@@ -223,7 +223,7 @@ def select_dpo_triples(groups: Sequence[tuple[str, Sequence[str], Sequence[Score
         mean = sum(allk) / len(allk)
         margin = cfg.margin_sd * math.sqrt(sum((k - mean) ** 2 for k in allk) / (len(allk) - 1))
         thr = {}
-        for d in dims:
+        for d in [d for d in dims if weights.get(d)]:          # dimensions the ranking uses; reported-only ones set no bar
             good = DIMENSIONS[d].higher_is_better if d in DIMENSIONS else True
             vals = sorted(v for _, _, ss in groups for s in ss if not s.failed and math.isfinite(v := _raw(s, d)))
             if not vals: continue

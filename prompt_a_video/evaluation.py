@@ -18,8 +18,9 @@ from .core import PavError, as_prompts, atomic_write, derive_seed, format_table,
 
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
-           'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate', 'refine_all',
-           'compare_methods', 'plot_comparison', 'comparison_table', 'parse_methods', 'write_report']
+           'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate',
+           'release_memory', 'refine_all', 'refine_then_free', 'compare_methods', 'plot_comparison', 'comparison_table',
+           'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
 
 # %% ../nbs/60_eval.ipynb #73a4f910
 def _sets_dir() -> Path:
@@ -100,9 +101,9 @@ def win_rate(a: Sequence[float],  # the method's value per prompt
     return sum(1.0 if x > y else 0.5 if x == y else 0.0 for x, y in pairs) / len(pairs)
 
 # %% ../nbs/60_eval.ipynb #c8189d66
-def _free(obj):
+def release_memory():
+    "Collect garbage and hand cached GPU memory back, after the last reference to a model was dropped."
     import gc
-    del obj
     gc.collect()
     try:
         import torch
@@ -130,8 +131,23 @@ def refine_all(methods: dict,          # method name -> booster (anything with `
         done[name] = have
         atomic_write(path, json.dumps(done, indent=1, ensure_ascii=False))
         kill_point("eval_refined")
-        if isinstance(b, str): _free(booster)
+        del booster                                      # a booster loaded here goes before the next one loads
+        release_memory()
     return done
+
+def refine_then_free(booster,                  # a `load_booster` name (loaded here, freed after) or a booster object
+                     prompts: Sequence[str],   # the original prompts
+                     generator=None,           # `VideoGenerator` whose target's token budget the outputs must fit
+                     progress: bool = True,    # progress bar
+                     ) -> list[str]:
+    "Every prompt refined; a booster loaded here is freed (GPU memory too) before this returns, so the video model loads next."
+    from prompt_a_video.booster import load_booster
+    b = load_booster(booster) if isinstance(booster, str) else booster
+    kw = {"target": generator.target.name, "progress": progress} if hasattr(b, "tok") and generator is not None else {}
+    out = [r[0] for r in b.refine(list(prompts), **kw)]
+    del b
+    release_memory()
+    return out
 
 # %% ../nbs/60_eval.ipynb #4411ed32
 def compare_methods(methods: dict,             # method name -> booster or `load_booster` name; 'identity' is added as the baseline
@@ -241,6 +257,57 @@ def comparison_table(res: dict,   # `compare_methods`' result
                     "fidelity": f"{f['mean']:.2f}", "words": f"{get('words')['mean']:.1f}",
                     "over budget": f"{get('over_budget')['mean']:.0%}"})
     return format_table(out, list(out[0]))
+
+# %% ../nbs/60_eval.ipynb #5da70c11
+def _wrap(text: str, width: int = 70, lines: int = 4) -> str:
+    import textwrap
+    w = textwrap.wrap(text, width)
+    return "\n".join(w[:lines]) + (" ..." if len(w) > lines else "")
+
+def prompt_panel(res: dict,          # `compare_methods`' result
+                 i: int,             # index of the original prompt in `res['spec']['prompts']`
+                 generator=None,     # the evaluation's `VideoGenerator`: draws the frame strips (from its cache); None: text only
+                 frames: int = 5,    # frames per strip
+                 ):
+    "One original prompt: per method, the rewrite, a strip of its first seed's video and its ranking score."
+    import matplotlib.pyplot as plt
+    sp = res["spec"]
+    p, methods = sp["prompts"][i], sp["methods"]
+    fig, axes = plt.subplots(len(methods), 2, figsize=(11, 1.25 * len(methods)), dpi=80, squeeze=False,
+                             gridspec_kw={"width_ratios": [1.2, 1]})
+    for ax, m in zip(axes, methods):
+        text = res["refined"][m][p]
+        if generator is not None:
+            v = generator.generate([text], [derive_seed(p, "eval", sp["seeds"][0])], progress=False)[0]
+            ax[0].imshow(v.strip(k=frames, height=64))
+        ax[0].set_axis_off()
+        sc = {k: res["per_prompt"][m][k][i] for k in ("score", "fidelity")}
+        ax[1].text(0, 0.5, f"{m}   score {sc['score']:.3f}   fidelity {sc['fidelity']:.2f}\n{_wrap(text)}",
+                   va="center", fontsize=8, family="monospace")
+        ax[1].set_axis_off()
+    fig.suptitle(f"original: {p}", fontsize=9, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+def eval_viewer(res: dict,        # `compare_methods`' result
+                generator=None,   # the evaluation's `VideoGenerator` (frame strips from its cache); None: text only
+                ):
+    "A drop-down over the original prompts showing `prompt_panel` for the one picked (ipywidgets)."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    prompts = res["spec"]["prompts"]
+    pick = W.Dropdown(options=[(f"{k}: {p[:60]}", k) for k, p in enumerate(prompts)], description="prompt",
+                      layout=W.Layout(width="90%"))
+    out = W.Output()
+    def show(change=None):
+        out.clear_output(wait=True)
+        with out:
+            fig = prompt_panel(res, pick.value, generator)
+            display(fig); plt.close(fig)
+    pick.observe(show, names="value")
+    show()
+    return W.VBox([pick, out])
 
 # %% ../nbs/60_eval.ipynb #59d587ba
 def parse_methods(spec: str,  # comma-separated: identity, promptist, llm-rewrite:OPERATOR, booster:DIR, or a booster preset/folder

@@ -19,18 +19,21 @@ from typing import Callable, Sequence
 from fastcore.basics import patch
 
 from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
+from .booster import booster_messages, prefill_text
 from .llm import ChatError, ChatReply
 from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'RELEASED_DIMENSION_NAMES', 'OPERATOR_INSTRUCTION', 'MIN_WORDS',
-           'EvolutionConfig', 'ranking_weights', 'keep_source', 'dimension_legend', 'format_history',
-           'operator_messages', 'parse_candidates', 'RunStore', 'Step', 'parsed_prompts', 'next_step', 'Evolution']
+__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
+           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'EvolutionConfig', 'ranking_weights', 'keep_source', 'dimension_legend',
+           'format_history', 'operator_messages', 'parse_candidates', 'RunStore', 'Step', 'parsed_prompts', 'next_step',
+           'Evolution']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
 PARSERS = ("robust", "released")
 HISTORY_FORMATS = ("package", "released")
+OPERATOR_PROMPTS = ("history", "best")
 
 @dataclass
 class EvolutionConfig(Config):
@@ -50,6 +53,7 @@ class EvolutionConfig(Config):
     prefill: bool = False            # start the operator's reply with "<PROMPT>" + original (for small local models)
     parser: str = "robust"           # 'robust' (keeps every usable prompt) or 'released' (the released regex, exactly n)
     history_format: str = "package"  # the operator's user turn: 'package' or 'released' (the released line format)
+    operator_prompt: str = "history" # 'history' (the paper's: instruction and scored rewrites) or 'best' (small models: continue the best so far)
 
     @register_preset
     def paper(cls): return cls()
@@ -59,14 +63,17 @@ class EvolutionConfig(Config):
     def tiny(cls): return cls(iterations=2, candidates=2, max_tokens=200, max_inflight=2)
     @register_preset
     def small_operator(cls):
-        "For small local operators (SmolLM2): one prefilled rewrite per call, so more asks per round."
-        return cls(iterations=2, candidates=2, max_asks=4, max_tokens=60, temperature=0.8, prefill=True, max_inflight=1)
+        "For small local operators (SmolLM2): one prefilled continuation of the best prompt so far per call."
+        return cls(iterations=2, candidates=2, max_asks=4, max_tokens=60, temperature=0.8, prefill=True, max_inflight=1,
+                   operator_prompt="best")
 
     def __post_init__(self):
-        for k, ok in (("parser", PARSERS), ("history_format", HISTORY_FORMATS)):
+        for k, ok in (("parser", PARSERS), ("history_format", HISTORY_FORMATS), ("operator_prompt", OPERATOR_PROMPTS)):
             if getattr(self, k) not in ok: raise PavError(f"unknown {k} {getattr(self, k)!r}; choose one of {list(ok)}")
         for k in ("iterations", "candidates", "max_asks", "max_inflight"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.operator_prompt == "best" and not self.prefill:
+            raise PavError("operator_prompt='best' continues the best prompt so far, so it needs prefill=True")
 
 def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; else the paper's or the offline defaults
                     dims: Sequence[str]     # dimensions the suite produces (`suite.dims`); every weight must name one
@@ -531,8 +538,12 @@ def messages(self: Evolution,
              step: Step    # an 'ask' step: `n` prompts are asked for
             ) -> list[dict]:
     "The operator's chat for an 'ask' step (prefilled with the original prompt under `prefill`)."
+    if self.cfg.operator_prompt == "best":                    # small operators: continue the best prompt so far
+        hist = self.history(sid)
+        rank = lambda h: k if math.isfinite(k := self.key(h[1])) else -math.inf
+        return booster_messages(max(hist, key=rank)[0] if hist else prompt, "paper", prefill=True)
     msgs = operator_messages(self.history(sid), self.key, step.n, self.cfg)
-    if self.cfg.prefill: msgs.append({"role": "assistant", "content": f"<PROMPT>{prompt},"})
+    if self.cfg.prefill: msgs.append({"role": "assistant", "content": "<PROMPT>" + prefill_text(prompt)})
     return msgs
 
 @patch
@@ -546,7 +557,9 @@ def ask(self: Evolution,
     try: r = self.op(messages, temperature=self.cfg.temperature, seed=seed, max_tokens=self.cfg.max_tokens, **kw)
     except ChatError as e: return None, e.kind, time.perf_counter() - t0
     kill_point("operator_call")                     # the reply is here but not yet stored
-    if self.cfg.prefill: r.text = messages[-1]["content"] + r.text + "</PROMPT>"   # store the whole tagged reply
+    if self.cfg.prefill:                                      # store the whole tagged reply
+        head = messages[-1]["content"]
+        r.text = ("" if head.startswith("<PROMPT>") else "<PROMPT>") + head + r.text + "</PROMPT>"
     return r, None, 0.0
 
 @patch

@@ -17,7 +17,7 @@ from .core import Dimension, register_dimension
 # %% auto #0
 __all__ = ['SANDBOX_COLOURS', 'SANDBOX_MOTION', 'SANDBOX_CAMERA', 'SANDBOX_LIGHT', 'SANDBOX_DETAIL', 'SANDBOX_STEADY',
            'SANDBOX_WEIGHTS', 'sandbox_scene', 'render_sandbox', 'SandboxPipeline', 'register_sandbox_target',
-           'sandbox_alignment', 'sandbox_suite']
+           'colourfulness', 'sandbox_alignment', 'sandbox_suite']
 
 # %% ../nbs/13_sandbox.ipynb #3f6a8fcd
 SANDBOX_COLOURS = {"red": (214, 48, 49), "orange": (230, 126, 34), "yellow": (241, 196, 15), "green": (39, 174, 96),
@@ -29,9 +29,12 @@ SANDBOX_MOTION = {"running", "runs", "walking", "walks", "flying", "flies", "swi
 SANDBOX_CAMERA = {"pan", "panning", "pans", "zoom", "zooming", "dolly", "dolly-in", "tracking", "orbit", "orbiting", "crane", "aerial"}
 SANDBOX_LIGHT = {"sunset": (250, 160, 90), "golden": (240, 190, 110), "golden-hour": (240, 190, 110), "dawn": (230, 170, 150),
                  "morning": (200, 220, 240), "night": (25, 30, 60), "neon": (70, 20, 110), "overcast": (160, 165, 175),
-                 "daylight": (180, 210, 240), "backlight": (235, 205, 160)}
+                 "daylight": (180, 210, 240), "backlight": (235, 205, 160), "sunlight": (245, 200, 120), "sunlit": (245, 200, 120),
+                 "sunny": (250, 210, 110), "sunrise": (245, 170, 130), "dusk": (150, 90, 110), "twilight": (90, 70, 140),
+                 "moonlight": (40, 50, 100), "moonlit": (40, 50, 100), "candlelight": (230, 150, 70), "bright": (225, 215, 190)}
 SANDBOX_DETAIL = {"detailed", "detail", "texture", "textured", "sharp", "crisp", "intricate", "high-resolution", "4k"}
-SANDBOX_STEADY = {"steady", "smooth", "stable", "static", "tripod", "cinematic"}
+SANDBOX_STEADY = {"steady", "smooth", "smoothly", "stable", "static", "tripod", "cinematic", "calm", "calmly", "serene", "peaceful",
+                  "still", "gentle", "gently", "slowly", "gracefully"}
 _STOP = set("""a an the of on in at over under with and or to from by for into onto near its their his her is are was be
 this that these those it as while who which very some each every one two three shot camera light lighting scene view
 video frame background foreground style mood soft slow gentle warm cool rich natural colours colors look depth field
@@ -76,7 +79,7 @@ def render_sandbox(prompt: str,          # the text to draw
     if sc["detail"]:
         yy2, xx2 = np.mgrid[0:height, 0:width].astype(np.float32)
         base += 8 * min(sc["detail"], 3) * (np.sin(xx2 * 0.9 + yy2 * 0.4) * np.cos(yy2 * 0.7))[..., None]   # fine regular texture
-    flicker = 0.0 if sc["steady"] else 0.25
+    grain = 0.0 if sc["steady"] else 14.0                # per-frame sensor noise, as an unsteady clip's flicker
     speed = 0.08 * len(sc["motion"]) + 0.05 * len(sc["camera"])
     phase = rng.uniform(0, 2 * math.pi)
     frames = []
@@ -90,7 +93,7 @@ def render_sandbox(prompt: str,          # the text to draw
             r = height * (0.16 if k == 0 else 0.1) * (1 + (0.03 * f if "zoom" in " ".join(sc["camera"]) else 0))
             d.ellipse([cx - r, cy - r * 0.8, cx + r, cy + r * 0.8], fill=SANDBOX_COLOURS.get(colour) or _hash_colour(word))
         for t in sc["text"]: d.text((2, 2), t, fill=(255, 255, 255))
-        a = np.asarray(img, np.float32) * (1 + rng.uniform(-flicker, flicker))
+        a = np.asarray(img, np.float32) + (rng.normal(0, grain, (height, width, 1)) if grain else 0)
         frames.append(np.clip(a, 0, 255).astype(np.uint8))
     return np.stack(frames)
 
@@ -120,29 +123,45 @@ class SandboxPipeline:
 def register_sandbox_target():
     "Add the `sandbox` target to the video targets (done on import)."
     from prompt_a_video.video import TARGETS, Target, TextEncoder
-    TARGETS["sandbox"] = Target("sandbox", "sandbox", "SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
-                                (TextEncoder("CLIP", "tokenizer", 77),), frame_rule=(8, 1), negative_prompt=False,
+    TARGETS["sandbox"] = Target("sandbox", "sandbox-v2", "SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
+                                (TextEncoder("CLIP", "tokenizer", 226),), frame_rule=(8, 1), negative_prompt=False,
                                 notes="a procedural renderer for offline demonstrations, not a video model")
 
 register_sandbox_target()
 
 # %% ../nbs/13_sandbox.ipynb #dc8a9b9a
-register_dimension(Dimension("ALIGN", "share of the original prompt's subjects, colours and motion the sandbox drew", "sandbox",
+register_dimension(Dimension("ALIGN", "the original prompt's subjects, colours and motion the sandbox drew, less half the share "
+                             "of drawn subjects it did not ask for", "sandbox", 0.0, 1.0))
+register_dimension(Dimension("VIVID", "colourfulness of the frames (Hasler and Suesstrunk 2003), divided by 100", "sandbox",
                              0.0, 1.0))
-SANDBOX_WEIGHTS = {"ALIGN": 3.0, "TEMPORAL": 2.0, "MOTION": 0.2, "TEXT": -1.0}   # NIQE is unreliable on 64-pixel clips: reported, not ranked
+SANDBOX_WEIGHTS = {"ALIGN": 3.0, "TEMPORAL": 2.0, "VIVID": 2.0, "MOTION": 0.2, "TEXT": -1.0}   # NIQE is unreliable on 64-pixel clips: reported, not ranked
+
+def colourfulness(frames: np.ndarray,  # uint8 frames (F, H, W, 3)
+                  ) -> float:          # mean over frames, divided by 100 and capped at 1
+    "Hasler and Suesstrunk's colourfulness: spread plus 0.3 x mean of the opponent channels R-G and (R+G)/2-B."
+    f = frames.astype(np.float32)
+    rg, yb = f[..., 0] - f[..., 1], 0.5 * (f[..., 0] + f[..., 1]) - f[..., 2]
+    ax = (1, 2)
+    m = np.hypot(rg.std(ax), yb.std(ax)) + 0.3 * np.hypot(rg.mean(ax), yb.mean(ax))
+    return float(min(1.0, m.mean() / 100))
 
 def sandbox_alignment(original: str,   # the user's prompt
                       candidate: str,  # the prompt the sandbox rendered
                       ) -> float:
-    "Share of the original's subjects, colours and motion (one item if any motion) present in the candidate's drawing."
+    "Recall of the original's subjects, colours and motion (one item) in the drawing, x (1 + subject precision) / 2."
     want, got = sandbox_scene(original), sandbox_scene(candidate)
     items = [("s", w) for w, _ in want["subjects"]] + [("c", c) for c in want["colours"]] + ([("m", "any")] if want["motion"] else [])
     have = {("s", w) for w, _ in got["subjects"]} | {("c", c) for c in got["colours"]} | ({("m", "any")} if got["motion"] else set())
-    return sum(i in have for i in items) / len(items) if items else 1.0
+    recall = sum(i in have for i in items) / len(items) if items else 1.0
+    asked = {w for w, _ in want["subjects"]}
+    drawn = [w for w, _ in got["subjects"]]
+    precision = sum(w in asked for w in drawn) / len(drawn) if drawn else float(not asked)
+    return recall * (1 + precision) / 2
 
 def sandbox_suite(cache=True):  # score cache: True (default folder), a folder, or False
-    "The offline suite plus ALIGN: what `--target sandbox` is scored with."
+    "The offline suite (less fidelity) plus ALIGN and VIVID: what `--target sandbox` is scored with."
     from prompt_a_video.rewards import RewardSuite, Reward
     from prompt_a_video.rewards.offline import offline_rewards
     align = Reward("align", ("ALIGN",), lambda vs, ps, cs: [{"ALIGN": sandbox_alignment(p, c)} for p, c in zip(ps, cs)])
-    return RewardSuite([r for r in offline_rewards() if r.name != "fidelity"] + [align], name="sandbox", cache=cache)
+    vivid = Reward("vivid", ("VIVID",), lambda vs, ps, cs: [{"VIVID": colourfulness(v.frames)} for v in vs])
+    return RewardSuite([r for r in offline_rewards() if r.name != "fidelity"] + [align, vivid], name="sandbox", cache=cache)

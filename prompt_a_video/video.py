@@ -506,6 +506,7 @@ def count_tokens(self: VideoGenerator,
     "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
     if getattr(self, "_tok", None) is None:
         enc = self.target.text_encoders[0]
+        if self._pipe is None and self.target.pipeline == "SandboxPipeline": self._pipe = self._load()   # no weights: free to load
         if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
             self._tok = getattr(self._pipe, enc.tokenizer)
         else:

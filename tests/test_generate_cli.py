@@ -102,3 +102,21 @@ def test_generate_usage_errors(pav_bin, env, tmp_path):
     assert r.returncode == 2 and "--out" in r.stderr
     r = pav(pav_bin, "generate", "a cat", "--out", str(tmp_path), "--cache-hook", "magic", env=env)
     assert r.returncode == 2 and "invalid choice: 'magic'" in r.stderr
+
+
+def test_generate_with_a_booster_refines_first_then_renders_the_refined_prompt(pav_bin, offline_env, tmp_path):
+    "`--booster`: each video is the sandbox's drawing of the refined prompt, and the original is reported beside it."
+    from prompt_a_video.sandbox import render_sandbox
+    out = tmp_path / "out"
+    r = pav(pav_bin, "generate", "a red fox in a forest", "--booster", "smollm2", "--target", "sandbox", "--seed", "3",
+            "--out", str(out), "--no-cache", env=offline_env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    row = json.loads(r.stdout.splitlines()[0])
+    assert row["original"] == "a red fox in a forest" and row["prompt"] != row["original"]
+    assert row["prompt"].startswith("a red fox in a forest")                 # SmolLM2's preset prefills the prompt
+    got = load_video(row["path"]).frames.astype(float)                       # mp4: lossy, so compare distances
+    err = lambda text: np.abs(got - render_sandbox(text, seed=3).astype(float)).mean()
+    assert err(row["prompt"]) < 8 and err(row["prompt"]) <= err(row["original"])
+    r = pav(pav_bin, "generate", "a red fox", "--booster", "no-such-booster", "--target", "sandbox", "--out",
+            str(tmp_path / "bad"), env=offline_env)
+    assert r.returncode == 1 and "no-such-booster" in r.stderr and not (tmp_path / "bad").exists()

@@ -33,7 +33,7 @@ def render(nb_path: Path) -> str:
     for cell in nb["cells"]:
         src = _text(cell["source"])
         if cell["cell_type"] == "markdown":
-            parts.append(src.strip())
+            parts.append(src.strip().replace("```{mermaid}", "```mermaid"))   # Quarto's fence -> GitHub's
             continue
         if cell["cell_type"] != "code":
             continue
