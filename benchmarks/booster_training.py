@@ -8,7 +8,9 @@ in the 128,256-token vocabulary and a word-level tokenizer maps "t<id>" to <id>)
 chosen and rejected of 60-130 words each.
 
 SFT: the paper's batch, 16 sequences per optimizer step, as micro-batch x accumulation. The baseline is trl's
-defaults (right padding, gradient checkpointing on, bf16, the whole batch in one forward). DPO: the paper's batch,
+defaults (right padding, gradient checkpointing on, bf16, the whole batch in one forward). `ckptN` variants checkpoint
+only the first N of the 32 decoder layers, through the package's `prompt_a_video.sft.partial_checkpointing` callback
+(the recipe field `checkpoint_layers`; run from the repository, which the script puts on `sys.path`). DPO: the paper's batch,
 32 triples per step (beta 0.1, max_length 1024), with the reference log-probs computed per step or once before
 training (`precompute_ref_log_probs`). Each variant runs in its own process (liger patches modules process-wide):
 a few warm-up optimizer steps, then timed steps (CUDA synchronised at each step end). Tokens/s counts non-pad tokens
@@ -49,7 +51,8 @@ COMPLETION_WORDS = (60, 130)  # a refined prompt
 SEED = 0
 GB = 1e9
 
-# name: (kind, micro-batch, gradient checkpointing, liger, padding-free attention or None, precompute ref)
+# name: (kind, micro-batch, gradient checkpointing (True: every layer; an int N: the first N of 32 decoder layers, the
+#        package's `SFTRecipe.checkpoint_layers`), liger, padding-free attention or None, precompute ref)
 VARIANTS = {
     "baseline":            ("sft", 16, True, False, None, None),     # trl defaults
     "sft_pd4":             ("sft", 4, False, False, None, None),
@@ -64,6 +67,8 @@ VARIANTS = {
     "sft_pd8_liger_pf_flex": ("sft", 8, False, True, "flex_attention", None),
     "sft_pd16_liger_pf_flex": ("sft", 16, False, True, "flex_attention", None),
     "sft_pd16_ckpt_liger_pf_flex": ("sft", 16, True, True, "flex_attention", None),
+    "sft_pd16_ckpt4_liger_pf_flex": ("sft", 16, 4, True, "flex_attention", None),
+    "sft_pd16_ckpt8_liger_pf_flex": ("sft", 16, 8, True, "flex_attention", None),
     "dpo_ref_per_step":    ("dpo", 4, True, False, None, False),     # trl defaults at the paper's 4 x 8
     "dpo_precompute":      ("dpo", 4, True, False, None, True),
     "dpo_precompute_pd2":  ("dpo", 2, False, False, None, True),
@@ -72,12 +77,13 @@ VARIANTS = {
     "dpo_precompute_pd4_liger": ("dpo", 4, False, True, None, True),
 }
 SFT_ORDER = ["baseline", "sft_pd4", "sft_pd8", "sft_pd4_liger", "sft_pd8_liger", "sft_pd4_pf_sdpa", "sft_pd8_pf_sdpa",
-             "sft_pd8_liger_pf_sdpa", "sft_pd8_pf_flex", "sft_pd8_liger_pf_flex", "sft_pd16"]
+             "sft_pd8_liger_pf_sdpa", "sft_pd8_pf_flex", "sft_pd8_liger_pf_flex", "sft_pd16", "sft_pd16_liger_pf_flex",
+             "sft_pd16_ckpt4_liger_pf_flex", "sft_pd16_ckpt8_liger_pf_flex", "sft_pd16_ckpt_liger_pf_flex"]
 DPO_ORDER = ["dpo_ref_per_step", "dpo_precompute", "dpo_precompute_pd2", "dpo_precompute_pd4", "dpo_precompute_pd2_liger",
              "dpo_precompute_pd4_liger"]
-MAIN_ORDER = ["baseline", "baseline", "sft_pd8", "sft_pd16", "sft_pd8_liger_pf_flex", "sft_pd16_liger_pf_flex",
-              "sft_pd16_ckpt_liger_pf_flex", "dpo_ref_per_step", "dpo_precompute", "dpo_precompute_pd4_liger",
-              "baseline"]   # about 9-10 minutes on an H200, estimated from its parts (baseline thrice: median)
+MAIN_ORDER = ["baseline", "baseline", "sft_pd8_liger_pf_flex", "sft_pd16_liger_pf_flex", "sft_pd16_ckpt4_liger_pf_flex",
+              "sft_pd16_ckpt8_liger_pf_flex", "sft_pd16_ckpt_liger_pf_flex", "dpo_ref_per_step", "dpo_precompute_pd4",
+              "baseline"]   # baseline thrice: the median is the reference
 BATCH = {"sft": 16, "dpo": 32}   # the paper's batches: SFT 16 sequences, DPO 32 triples per optimizer step
 
 
@@ -202,7 +208,7 @@ def run_one(name: str, a) -> dict:
     lora = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none",
                       task_type="CAUSAL_LM")
     common = dict(output_dir=os.path.join(a.workdir, name), per_device_train_batch_size=pd,
-                  gradient_accumulation_steps=batch // pd, gradient_checkpointing=ckpt, bf16=cuda, use_cpu=not cuda,
+                  gradient_accumulation_steps=batch // pd, gradient_checkpointing=bool(ckpt), bf16=cuda, use_cpu=not cuda,
                   max_steps=steps, logging_steps=1, save_strategy="no", report_to=[], seed=42, data_seed=42,
                   disable_tqdm=True, dataloader_num_workers=0, use_liger_kernel=liger)
     if kind == "sft":
@@ -233,6 +239,12 @@ def run_one(name: str, a) -> dict:
     t0 = time.perf_counter()
     trainer = make()
     row["trainer_init_s"] = round(time.perf_counter() - t0, 2)
+    partial = None
+    if ckpt is not True and ckpt:                 # checkpointing on the first `ckpt` layers only: the package's callback
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from prompt_a_video.sft import partial_checkpointing
+        partial = partial_checkpointing(ckpt)
+        trainer.add_callback(partial)
     counts = []                                   # (non-pad tokens, tokens incl. padding) of each micro-batch, in order
     collate = trainer.data_collator
     def counting(examples):
@@ -252,6 +264,7 @@ def run_one(name: str, a) -> dict:
             ends.append(time.perf_counter())
     trainer.add_callback(Timer())
     out = trainer.train()
+    if partial is not None: row["checkpointed_layers"] = partial.checkpointed
     times = [b - a_ for a_, b in zip(ends, ends[1:])]
     acc = batch // pd
     per_step = [counts[i * acc:(i + 1) * acc] for i in range(len(times))]
@@ -283,6 +296,8 @@ def child(a):
 
 
 # ---------------------------------------------------------------- driver and table
+def _ckpt(c) -> str: return "on" if c is True else (f"first {c} layers" if c else "off")
+
 def table(rows: list[dict], limit_gb: float = 40.0) -> str:
     """Markdown table; speed-up = tokens/s over `baseline` (SFT) or `dpo_ref_per_step` (DPO) of the same rows
     (their median where the reference ran more than once)."""
@@ -296,7 +311,7 @@ def table(rows: list[dict], limit_gb: float = 40.0) -> str:
             if r.get("kind") != kind: continue
             ok = r.get("status") == "ok"
             peak = r.get("peak_gb") if ok else None
-            cells = [r["variant"], f"{r['micro_batch']} x {r['accumulation']}", "on" if r["checkpointing"] else "off",
+            cells = [r["variant"], f"{r['micro_batch']} x {r['accumulation']}", _ckpt(r["checkpointing"]),
                      "yes" if r["liger"] else "no", r["padding_free"] or "-",
                      ("once" if r["precompute_ref"] else "every step") if kind == "dpo" else "-",
                      f"{r['step_s']:.3f}" if ok else "", f"{r['tokens_per_s']:,.0f}" if ok else "",
@@ -310,7 +325,7 @@ def table(rows: list[dict], limit_gb: float = 40.0) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=["main"],
-                    help=f"any of {', '.join(VARIANTS)}; or 'main' (the default: the main comparison, 9-10 minutes "
+                    help=f"any of {', '.join(VARIANTS)}; or 'main' (the default: the main comparison, about 9 minutes "
                          "on an H200), 'sft' / 'dpo' (all SFT / DPO variants)")
     ap.add_argument("--tiny", action="store_true", help="tiny Llama (CPU smoke test)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps")
