@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerp
 from .data import triples_dataset, load_triples_json, sft_prompts, _norm
 
 # %% auto #0
-__all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'train_dpo', 'builtin_triples',
-           'dpo_rounds']
+__all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'shared_dataset', 'train_dpo',
+           'builtin_triples', 'dpo_rounds']
 
 # %% ../nbs/42_dpo.ipynb #2f17d0f8
 @dataclass
@@ -142,7 +143,8 @@ def concat_adapters(first: str | Path,   # adapter folder applied first (the SFT
         As, Bs = [], []
         for st, c in ((s1_state, c1), (s2_state, c2d)):
             if f"{m}.lora_A.weight" in st:
-                As.append(st[f"{m}.lora_A.weight"].float()); Bs.append(st[f"{m}.lora_B.weight"].float() * scale(c, m))
+                As.append(st[f"{m}.lora_A.weight"].detach().float().cpu())      # the trained one may be on a GPU
+                Bs.append(st[f"{m}.lora_B.weight"].detach().float().cpu() * scale(c, m))
         state[f"{m}.lora_A.weight"] = torch.cat(As, 0).contiguous()
         state[f"{m}.lora_B.weight"] = torch.cat(Bs, 1).contiguous()
         ranks[m.split("base_model.model.", 1)[-1]] = state[f"{m}.lora_A.weight"].shape[0]
@@ -157,6 +159,23 @@ def concat_adapters(first: str | Path,   # adapter folder applied first (the SFT
     return out
 
 # %% ../nbs/42_dpo.ipynb #d4cbd11b
+def shared_dataset(ds,                  # a `datasets.Dataset` (in memory or not)
+                   folder: str | Path,  # where to keep it: a folder every process can read (the run folder)
+                   ):
+    "`ds` saved to `folder` by the main process and loaded from there by every process, so its cache files are shared."
+    import datasets
+    from accelerate import PartialState
+    if not datasets.is_caching_enabled():
+        raise PavError("datasets caching is disabled (datasets.disable_caching()); trl's precomputed reference "
+                       "log-probs need it to share their cache file between processes")
+    folder, state = Path(folder), PartialState()
+    with state.main_process_first():
+        if state.is_main_process:
+            if folder.exists(): shutil.rmtree(folder)
+            ds.save_to_disk(str(folder))
+        return datasets.load_from_disk(str(folder))
+
+# %% ../nbs/42_dpo.ipynb #df16e2ef
 def _triples(triples, template: str):
     if isinstance(triples, (str, Path)): return load_triples_json(triples, template)
     if isinstance(triples, list): return triples_dataset(triples, template)
@@ -197,6 +216,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     resume = open_run(out, spec)                     # only once the models load: bad input leaves no folder behind
     cls = with_step_lr(DPOTrainer, recipe.step_gamma) if recipe.schedule == "step" else DPOTrainer
     args = training_args(recipe, out / "checkpoints", "dpo", disable_tqdm=not progress)
+    train = shared_dataset(train, out / "checkpoints" / "data")   # one copy every process reads (see above)
     trainer = cls(model=model, ref_model=None, args=args, train_dataset=train, processing_class=tok, peft_config=peft_config,
                   callbacks=[_kill_callback("dpo_checkpoint")])
     if not progress:                                   # no per-step log lines either
