@@ -63,7 +63,7 @@ nbtest: venv
 	$(BIN)/nbdev_test --timing
 
 pytest: venv
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=12 tests
 
 # Build the wheel and install it into a second fresh environment: catches files the package forgot.
 wheel-check: venv

@@ -83,7 +83,7 @@ def main():
         torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
         gen = VideoGenerator.from_target(a.target, pipeline=pipe, cache=False, steps=a.steps, vae_tiling=tiling)
         s = gen.settings
-        try: gen.generate(refined[:1], seeds=0, progress=False)
+        try: gen.generate([refined[0] or prompts[0]], seeds=0, progress=False)   # random weights may decode to no known word
         except Exception as e: print(f"render raised {type(e).__name__}: {str(e)[:120]} (random weights; timing and memory stand)")
         torch.cuda.synchronize()
         rows.append({"phase": f"2 render 1 video ({a.target}, {s.num_frames}x{s.height}x{s.width}, {a.steps} steps, "

@@ -33,12 +33,13 @@ class DemoConfig(Config):
     target: str = "sandbox"             # video target: 'sandbox' (procedural) or 'tiny' (random CogVideoX through diffusers)
     operator: str = "local"             # evolution operator: 'local' (SmolLM2), an OpenAI model or a server URL
     seed: int = 0                       # shuffles the prompt set before the split
+    compare_sft: bool = True            # also evaluate the SFT booster alone (what DPO adds on top of it)
 
     @register_preset
     def default(cls): return cls()
     @register_preset
     def quick(cls): return cls(evolve_prompts=5, dpo_prompts=4, eval_prompts=6, iterations=2, candidates=2,
-                               dpo_candidates=4, sft_epochs=8, dpo_epochs=3, seeds=1)
+                               dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False)
 
     def __post_init__(self):
         for k in ("evolve_prompts", "dpo_prompts", "eval_prompts", "iterations", "candidates", "sft_epochs", "dpo_epochs", "seeds"):
@@ -72,13 +73,12 @@ def demo_recipes(cfg: DemoConfig,  # the demo's settings
     from prompt_a_video.evolution import EvolutionConfig
     from prompt_a_video.sft import SFTRecipe
     return {"evolution": EvolutionConfig.small_operator().replace(iterations=cfg.iterations, candidates=cfg.candidates),
-            "sft_data": SFTDataConfig.filtered(),
+            "sft_data": SFTDataConfig.filtered().replace(template="paper"),
             "sft": SFTRecipe.smollm2().replace(epochs=cfg.sft_epochs, batch_size=4, per_device_batch=4, eval_fraction=0.0,
-                                               save_steps=4),
+                                               save_steps=4, template="paper", prefill=True),
             "dpo_data": DPODataConfig(candidates=cfg.dpo_candidates, max_new_tokens=80, thresholds="relative", quantile=0.1,
-                                      seed=cfg.seed),
-            "dpo": DPORecipe.paper().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=2e-4, max_length=512,
-                                             max_prompt_length=320, save_steps=4)}
+                                      template="paper", seed=cfg.seed),
+            "dpo": DPORecipe.smollm2().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=1e-4, save_steps=4)}
 
 def demo_parts(target: str,  # 'sandbox' or 'tiny'
                ):
@@ -135,7 +135,7 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     del booster                                   # SmolLM2 leaves before DPO loads its own copy
     release_memory()
     _timed(times, "dpo", train_dpo, d["2-sft"], d["3-dpo-data"], d["4-dpo"], rec["dpo"], progress)
-    methods = {"smollm2": "smollm2", "sft": str(d["2-sft"]), "sft+dpo": str(d["4-dpo"])}
+    methods = {"smollm2": "smollm2", **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"])}
     res = _timed(times, "evaluation", compare_methods, methods, splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
                  progress=progress)
     return write_demo_report(out, cfg, splits, evolution, dict(pair_counts), dict(triple_counts), rules, res, times)

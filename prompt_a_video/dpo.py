@@ -56,7 +56,8 @@ class DPORecipe(Config):
     @register_preset
     def stacked(cls): return cls(mode="stacked")
     @register_preset
-    def smollm2(cls): return cls(epochs=2, batch_size=8, per_device_batch=8, lr=2e-4, max_length=512, save_steps=20)
+    def smollm2(cls): return cls(epochs=2, batch_size=8, per_device_batch=8, lr=2e-4, max_length=512, max_prompt_length=320,
+                                 save_steps=20)
     @register_preset
     def tiny(cls): return cls(epochs=4, batch_size=4, per_device_batch=4, lr=2e-2, warmup_ratio=0.0, lora_r=8, lora_alpha=16,
                               max_length=512, max_prompt_length=400, save_steps=2)

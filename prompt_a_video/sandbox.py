@@ -43,7 +43,7 @@ there here then than down out off close-up medium wide establishing low-angle hi
 
 def sandbox_scene(prompt: str,  # the text the sandbox renders
                   ) -> dict:
-    "What the sandbox draws for `prompt`: subjects with colours, motion, camera, light, detail, steadiness, text."
+    "What the sandbox draws for `prompt`: subjects with colours, motion, camera, light, detail and steadiness cues, text."
     text = re.findall(r'"([^"]{1,40})"', prompt)
     words = re.findall(r"[a-z][a-z0-9-]*", re.sub(r'"[^"]*"', " ", prompt.lower()))
     subjects, colour = [], None
@@ -57,7 +57,7 @@ def sandbox_scene(prompt: str,  # the text the sandbox renders
     return {"subjects": subjects, "colours": sorted({c for _, c in subjects if c}),
             "motion": sorted({w for w in words if w in SANDBOX_MOTION}), "camera": sorted({w for w in words if w in SANDBOX_CAMERA}),
             "light": next((w for w in words if w in SANDBOX_LIGHT), None), "detail": sum(w in SANDBOX_DETAIL for w in words),
-            "steady": any(w in SANDBOX_STEADY for w in words), "text": text}
+            "steady": sum(w in SANDBOX_STEADY for w in words), "text": text}
 
 # %% ../nbs/13_sandbox.ipynb #50e48d18
 def _hash_colour(word: str) -> tuple[int, int, int]:
@@ -79,7 +79,8 @@ def render_sandbox(prompt: str,          # the text to draw
     if sc["detail"]:
         yy2, xx2 = np.mgrid[0:height, 0:width].astype(np.float32)
         base += 8 * min(sc["detail"], 3) * (np.sin(xx2 * 0.9 + yy2 * 0.4) * np.cos(yy2 * 0.7))[..., None]   # fine regular texture
-    grain = 0.0 if sc["steady"] else 14.0                # per-frame sensor noise, as an unsteady clip's flicker
+    cues = sc["steady"] + (sc["light"] is not None) + min(sc["detail"], 2)
+    grain = 14.0 * 0.5 ** cues                           # per-frame sensor noise, as an unsteady clip's flicker
     speed = 0.08 * len(sc["motion"]) + 0.05 * len(sc["camera"])
     phase = rng.uniform(0, 2 * math.pi)
     frames = []
@@ -108,7 +109,9 @@ class SandboxPipeline:
         "A sandbox pipeline with the CLIP tokenizer from the offline assets."
         from transformers import CLIPTokenizer
         from prompt_a_video.assets import clip_tokenizer_dir
-        return cls(CLIPTokenizer.from_pretrained(clip_tokenizer_dir()))
+        tok = CLIPTokenizer.from_pretrained(clip_tokenizer_dir())
+        tok.model_max_length = 226                       # the sandbox reads every word; its budget is CogVideoX's
+        return cls(tok)
 
     def to(self, *a, **kw): return self
     def set_progress_bar_config(self, **kw): pass
@@ -123,7 +126,7 @@ class SandboxPipeline:
 def register_sandbox_target():
     "Add the `sandbox` target to the video targets (done on import)."
     from prompt_a_video.video import TARGETS, Target, TextEncoder
-    TARGETS["sandbox"] = Target("sandbox", "sandbox-v2", "SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
+    TARGETS["sandbox"] = Target("sandbox", "sandbox-v3", "SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
                                 (TextEncoder("CLIP", "tokenizer", 226),), frame_rule=(8, 1), negative_prompt=False,
                                 notes="a procedural renderer for offline demonstrations, not a video model")
 

@@ -31,6 +31,7 @@ class SFTRecipe(Config):
     "How the booster is fine-tuned (the paper's recipe by default)."
     base: str = "meta-llama/Meta-Llama-3-8B-Instruct"   # instruct LLM: hub id, folder or 'asset:NAME'
     template: str = "official"         # booster template the data is rendered through ('official' or 'paper')
+    prefill: bool = False              # the booster starts each answer with the prompt itself (for completions that do)
     epochs: float = 14                 # passes over the data
     batch_size: int = 16               # examples (packed blocks under `packing`) per optimizer step, over all GPUs
     per_device_batch: int = 8          # examples per forward pass; the rest is gradient accumulation (8: 36 GB for Llama-3-8B, see the GPU notebook)
@@ -343,6 +344,12 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     if len(data) == 0: raise PavError("the SFT data set is empty")
     if not {"prompt", "completion"} <= set(data.column_names):
         raise PavError(f"SFT data needs prompt and completion columns, got {data.column_names}; build it with pairs_dataset")
+    if recipe.prefill and "original" in data.column_names:           # a prefilled booster only writes what follows the prompt
+        from prompt_a_video.booster import prefill_text
+        text = lambda c: c[-1]["content"] if isinstance(c, list) else c
+        bad = [o for o, c in zip(data["original"], data["completion"]) if not text(c).startswith(prefill_text(o))]
+        if bad: raise PavError(f"prefill=True, but {len(bad)} completion(s) do not start with their prompt and a comma "
+                               f"(first: {bad[0]!r}); train with prefill=False")
     resume = open_run(out, {"kind": "sft", "recipe": recipe.to_dict(), "data": data_fingerprint(data)})
     split = data.train_test_split(test_size=recipe.eval_fraction, seed=recipe.seed) if recipe.eval_fraction else None
     train, held = (split["train"], split["test"]) if split else (data, None)
@@ -368,7 +375,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     if losses: metrics.update({"first_logged_loss": losses[0], "last_logged_loss": losses[-1]})
     if held is not None: metrics["eval_loss_after"] = trainer.evaluate()["eval_loss"]
     counts = {"pairs": len(data), "train": len(train), "held_out": len(held) if held is not None else 0}
-    info = {"base": recipe.base, "template": recipe.template, "prefill": False}
+    info = {"base": recipe.base, "template": recipe.template, "prefill": recipe.prefill}
     prompts = data["original"] if "original" in data.column_names else [m[-1]["content"] for m in data["prompt"]]
     if not trainer.is_world_process_zero(): return out            # several GPUs: the main process writes the booster
     save_booster(trainer.model, tok, out, info, model_card("sft", recipe, recipe.base, recipe.template, counts, metrics),
