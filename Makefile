@@ -60,7 +60,7 @@ docs: venv
 	$(BIN)/python tools/make_docs.py
 
 nbtest: venv
-	$(BIN)/nbdev_test --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --timing   # one thread per notebook worker: two workers on two cores without oversubscription
 
 pytest: venv
 	$(BIN)/python -m pytest -q --durations=12 tests

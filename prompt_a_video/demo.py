@@ -14,7 +14,8 @@ from pathlib import Path
 from .core import Config, PavError, atomic_write, format_table, register_preset, short_path
 
 # %% auto #0
-__all__ = ['STAGES', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo', 'plot_demo', 'write_demo_report']
+__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo', 'plot_demo',
+           'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
 @dataclass
@@ -38,7 +39,7 @@ class DemoConfig(Config):
     @register_preset
     def default(cls): return cls()
     @register_preset
-    def quick(cls): return cls(evolve_prompts=5, dpo_prompts=4, eval_prompts=6, iterations=2, candidates=2,
+    def quick(cls): return cls(evolve_prompts=4, dpo_prompts=3, eval_prompts=6, iterations=2, candidates=2,
                                dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False)
 
     def __post_init__(self):
@@ -64,6 +65,8 @@ def demo_splits(cfg: DemoConfig,  # sizes, prompt set and seed
 
 # %% ../nbs/61_demo.ipynb #3d0cd5f4
 STAGES = ("1-evolve", "2-sft", "3-dpo-data", "4-dpo", "5-eval")
+SMOLLM2_DECODING = {"temperature": 0.0, "max_new_tokens": 90, "repetition_penalty": 1.15}   # the `smollm2` booster preset's
+
 
 def demo_recipes(cfg: DemoConfig,  # the demo's settings
                  ) -> dict:
@@ -75,7 +78,7 @@ def demo_recipes(cfg: DemoConfig,  # the demo's settings
     return {"evolution": EvolutionConfig.small_operator().replace(iterations=cfg.iterations, candidates=cfg.candidates),
             "sft_data": SFTDataConfig.filtered().replace(template="paper"),
             "sft": SFTRecipe.smollm2().replace(epochs=cfg.sft_epochs, batch_size=4, per_device_batch=4, eval_fraction=0.0,
-                                               save_steps=4, template="paper", prefill=True),
+                                               save_steps=4, template="paper", prefill=True, decoding=SMOLLM2_DECODING),
             "dpo_data": DPODataConfig(candidates=cfg.dpo_candidates, max_new_tokens=80, thresholds="relative", quantile=0.1,
                                       template="paper", seed=cfg.seed),
             "dpo": DPORecipe.smollm2().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=1e-4, save_steps=4)}
@@ -111,15 +114,15 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     from prompt_a_video.llm import make_operator
     from prompt_a_video.sft import train_sft
     cfg, out = cfg or DemoConfig.default(), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    splits, rec, times = demo_splits(cfg), demo_recipes(cfg), {}      # bad settings fail here, before anything is written
     spec = {"demo": cfg.to_dict()}
     f = out / "demo.json"
     if f.is_file() and json.loads(f.read_text()) != spec:
         raise PavError(f"{short_path(out)} holds a demo with other settings; use a new --out folder (or the same settings to resume)")
-    if not f.is_file() and any(out.iterdir()):
+    if not f.is_file() and out.is_dir() and any(out.iterdir()):
         raise PavError(f"{short_path(out)} is not empty and holds no demo; use a new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write(f, json.dumps(spec, indent=1))
-    splits, rec, times = demo_splits(cfg), demo_recipes(cfg), {}
     gen, suite = demo_parts(cfg.target)
     d = {s: out / s for s in STAGES}
     evo = Evolution(gen, suite, make_operator(cfg.operator), rec["evolution"], run_dir=d["1-evolve"])

@@ -229,7 +229,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
                **_dpo_metrics(trainer.state.log_history)}
     counts = {"triples": len(ds), "prompts": len(set(ds["original"])) if "original" in ds.column_names else None,
               "prompts_truncated": cut}
-    binfo = {"base": info["base"], "template": info["template"], "prefill": info.get("prefill", False)}
+    binfo = {**info, "prefill": info.get("prefill", False)}             # the SFT booster's base, template and decoding
     card = model_card("dpo", recipe, info["base"], info["template"], counts, metrics)
     files = {"metrics.json": json.dumps({**counts, **metrics, "mode": recipe.mode, "sft": short_path(sft_dir)}, indent=1)}
     if (Path(sft_dir) / "train_prompts.json").is_file(): files["train_prompts.json"] = (Path(sft_dir) / "train_prompts.json").read_text()

@@ -137,7 +137,7 @@ register_dimension(Dimension("ALIGN", "the original prompt's subjects, colours a
                              "of drawn subjects it did not ask for", "sandbox", 0.0, 1.0))
 register_dimension(Dimension("VIVID", "colourfulness of the frames (Hasler and Suesstrunk 2003), divided by 100", "sandbox",
                              0.0, 1.0))
-SANDBOX_WEIGHTS = {"ALIGN": 3.0, "TEMPORAL": 2.0, "VIVID": 2.0, "MOTION": 0.2, "TEXT": -1.0}   # NIQE is unreliable on 64-pixel clips: reported, not ranked
+SANDBOX_WEIGHTS = {"ALIGN": 3.0, "TEMPORAL": 2.0, "VIVID": 2.0, "MOTION": 0.2}   # NIQE is unreliable on 64-pixel clips: reported, not ranked
 
 def colourfulness(frames: np.ndarray,  # uint8 frames (F, H, W, 3)
                   ) -> float:          # mean over frames, divided by 100 and capped at 1
@@ -162,9 +162,10 @@ def sandbox_alignment(original: str,   # the user's prompt
     return recall * (1 + precision) / 2
 
 def sandbox_suite(cache=True):  # score cache: True (default folder), a folder, or False
-    "The offline suite (less fidelity) plus ALIGN and VIVID: what `--target sandbox` is scored with."
+    "The offline suite less fidelity and OCR, plus ALIGN and VIVID: what `--target sandbox` is scored with."
     from prompt_a_video.rewards import RewardSuite, Reward
     from prompt_a_video.rewards.offline import offline_rewards
     align = Reward("align", ("ALIGN",), lambda vs, ps, cs: [{"ALIGN": sandbox_alignment(p, c)} for p, c in zip(ps, cs)])
     vivid = Reward("vivid", ("VIVID",), lambda vs, ps, cs: [{"VIVID": colourfulness(v.frames)} for v in vs])
-    return RewardSuite([r for r in offline_rewards() if r.name != "fidelity"] + [align, vivid], name="sandbox", cache=cache)
+    return RewardSuite([r for r in offline_rewards() if r.name not in ("fidelity", "text")] + [align, vivid], name="sandbox",
+                       cache=cache)

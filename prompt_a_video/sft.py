@@ -32,6 +32,7 @@ class SFTRecipe(Config):
     base: str = "meta-llama/Meta-Llama-3-8B-Instruct"   # instruct LLM: hub id, folder or 'asset:NAME'
     template: str = "official"         # booster template the data is rendered through ('official' or 'paper')
     prefill: bool = False              # the booster starts each answer with the prompt itself (for completions that do)
+    decoding: dict | None = None       # how the trained booster decodes (BoosterPreset fields, e.g. temperature); None: released sampling
     epochs: float = 14                 # passes over the data
     batch_size: int = 16               # examples (packed blocks under `packing`) per optimizer step, over all GPUs
     per_device_batch: int = 8          # examples per forward pass; the rest is gradient accumulation (8: 36 GB for Llama-3-8B, see the GPU notebook)
@@ -342,6 +343,9 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
         open_run(out, {"kind": "sft", "recipe": recipe.to_dict(), "data": data_fingerprint(data)})
         return out                                                  # finished already
     if len(data) == 0: raise PavError("the SFT data set is empty")
+    from prompt_a_video.booster import BOOSTER_JSON_KEYS
+    bad = sorted(set(recipe.decoding or {}) - set(BOOSTER_JSON_KEYS) | set(recipe.decoding or {}) & {"base", "template", "prefill"})
+    if bad: raise PavError(f"decoding sets {bad}; it may set {[k for k in BOOSTER_JSON_KEYS if k not in ('base', 'template', 'prefill')]}")
     if not {"prompt", "completion"} <= set(data.column_names):
         raise PavError(f"SFT data needs prompt and completion columns, got {data.column_names}; build it with pairs_dataset")
     if recipe.prefill and "original" in data.column_names:           # a prefilled booster only writes what follows the prompt
@@ -375,7 +379,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     if losses: metrics.update({"first_logged_loss": losses[0], "last_logged_loss": losses[-1]})
     if held is not None: metrics["eval_loss_after"] = trainer.evaluate()["eval_loss"]
     counts = {"pairs": len(data), "train": len(train), "held_out": len(held) if held is not None else 0}
-    info = {"base": recipe.base, "template": recipe.template, "prefill": recipe.prefill}
+    info = {"base": recipe.base, "template": recipe.template, "prefill": recipe.prefill, **(recipe.decoding or {})}
     prompts = data["original"] if "original" in data.column_names else [m[-1]["content"] for m in data["prompt"]]
     if not trainer.is_world_process_zero(): return out            # several GPUs: the main process writes the booster
     save_booster(trainer.model, tok, out, info, model_card("sft", recipe, recipe.base, recipe.template, counts, metrics),

@@ -107,13 +107,29 @@ def test_dpo_moved_the_booster_toward_the_chosen_rewrites(demo):
 
 def test_demo_resumes_without_repeating_and_refuses_other_settings(demo, pav_bin):
     out, _, env = demo
-    before = {f: (out / f).stat().st_mtime_ns for f in ("2-sft/booster.json", "4-dpo/booster.json", "3-dpo-data/triples.json")}
+    before = {f: (out / f).stat().st_mtime_ns for f in ("2-sft/booster.json", "4-dpo/booster.json")}
     calls = json.loads((out / "1-evolve" / "summary.json").read_text())["llm_calls"]
+    triples, refined = (out / "3-dpo-data" / "triples.json").read_text(), (out / "5-eval" / "refined.json").read_text()
+    log = Path(env.get("PAV_CACHE") or Path.home() / ".cache" / "prompt_a_video") / "videos" / "renders.log"
+    renders = lambda: len(log.read_text().split())                           # one line per video rendered
+    n_videos = renders()
     r = pav(pav_bin, "demo", "--preset", "quick", "--out", str(out), env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert {f: (out / f).stat().st_mtime_ns for f in before} == before          # nothing retrained
     assert json.loads((out / "1-evolve" / "summary.json").read_text())["llm_calls"] == calls   # no operator call repeated
+    assert (out / "3-dpo-data" / "triples.json").read_text() == triples        # no candidate sampled again
+    assert (out / "5-eval" / "refined.json").read_text() == refined            # no booster asked again
+    assert renders() == n_videos                                               # no video rendered again
     spec = (out / "demo.json").read_text()
     r = pav(pav_bin, "demo", "--preset", "quick", "--seeds", "2", "--out", str(out), env=env)
     assert r.returncode == 1 and "holds a demo with other settings" in r.stderr, r.stderr[-2000:]
     assert (out / "demo.json").read_text() == spec
+
+
+def test_bad_demo_settings_fail_before_writing_anything(pav_bin, offline_env, tmp_path):
+    r = pav(pav_bin, "demo", "--prompts", "no-such-set", "--out", str(tmp_path / "a"), env=offline_env)
+    assert r.returncode == 1 and "unknown prompt set 'no-such-set'" in r.stderr and not (tmp_path / "a").exists()
+    r = pav(pav_bin, "demo", "--target", "cogvideox-5b", "--out", str(tmp_path / "b"), env=offline_env)
+    assert r.returncode == 2 and "invalid choice: 'cogvideox-5b'" in r.stderr and not (tmp_path / "b").exists()
+    r = pav(pav_bin, "demo", "--eval-prompts", "500", "--out", str(tmp_path / "c"), env=offline_env)
+    assert r.returncode == 1 and "lower those" in r.stderr and not (tmp_path / "c").exists()
