@@ -27,7 +27,7 @@ $(BIN)/.installed: settings.ini setup.py Makefile
 venv: $(BIN)/.installed
 
 ## The main job on the embedded default (offline): prepare the assets, then the whole method at laptop scale
-## (evolution -> SFT -> DPO -> held-out comparison on the sandbox renderer, ~10 min on 2 CPU cores; rerun to resume).
+## (evolution -> SFT -> DPO -> held-out comparison on the sandbox renderer, ~8 min on 2 CPU cores; rerun to resume).
 DEMO_OUT ?= demo
 demo: venv
 	$(BIN)/pav assets --prepare

@@ -505,7 +505,7 @@ def _demo_parser(sub):
              "held-out prompts. Writes report.md, demo.png and results.json into --out; rerun to resume.")
     p.add_argument("--out", required=True, metavar="DIR", help="demo folder")
     p.add_argument("--preset", default="default", choices=DemoConfig.presets(),
-                   help="sizes preset; options below override it (default: default, ~10 min on 2 CPU cores)")
+                   help="sizes preset; options below override it (default: default, ~8 min on 2 CPU cores)")
     config_options(p, DemoConfig, "demo sizes and choices (default: the preset's value)", choices={"target": ["sandbox", "tiny"]})
     p.set_defaults(func=_demo_cmd)
 
