@@ -5,6 +5,7 @@ Markdown cells are copied as they are; code cells become ```python blocks (direc
 """
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def render(nb_path: Path) -> str:
     for cell in nb["cells"]:
         src = _text(cell["source"])
         if cell["cell_type"] == "markdown":
-            parts.append(src.strip().replace("```{mermaid}", "```mermaid"))   # Quarto's fence -> GitHub's
+            md = src.strip().replace("```{mermaid}", "```mermaid")           # Quarto's fence -> GitHub's
+            parts.append(re.sub(r"\]\((\d\d_[\w]+\.ipynb)\)", r"](nbs/\1)", md))   # notebook links from the repository root
             continue
         if cell["cell_type"] != "code":
             continue
