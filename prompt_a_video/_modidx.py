@@ -685,5 +685,6 @@ d = { 'settings': { 'branch': 'main',
                                                                                     'prompt_a_video/video.py'),
                                       'prompt_a_video.video.get_target': ('video.html#get_target', 'prompt_a_video/video.py'),
                                       'prompt_a_video.video.load_video': ('video.html#load_video', 'prompt_a_video/video.py'),
+                                      'prompt_a_video.video.pipeline_class': ('video.html#pipeline_class', 'prompt_a_video/video.py'),
                                       'prompt_a_video.video.sample_indices': ('video.html#sample_indices', 'prompt_a_video/video.py'),
                                       'prompt_a_video.video.save_video': ('video.html#save_video', 'prompt_a_video/video.py')}}}

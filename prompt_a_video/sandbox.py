@@ -101,6 +101,7 @@ def render_sandbox(prompt: str,          # the text to draw
 # %% ../nbs/13_sandbox.ipynb #b18fbcc1
 class SandboxPipeline:
     "The sandbox renderer behind a diffusers-like pipeline interface."
+    weightless = True    # `VideoGenerator` loads it without a checkpoint
     def __init__(self, tokenizer=None):  # a tokenizer for `count_tokens` (CLIP's, from the offline assets)
         self.tokenizer, self.scheduler, self.transformer = tokenizer, None, SimpleNamespace()
 
@@ -126,7 +127,7 @@ class SandboxPipeline:
 def register_sandbox_target():
     "Add the `sandbox` target to the video targets (done on import)."
     from prompt_a_video.video import TARGETS, Target, TextEncoder
-    TARGETS["sandbox"] = Target("sandbox", "sandbox-v3", "SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
+    TARGETS["sandbox"] = Target("sandbox", "sandbox-v3", "prompt_a_video.sandbox.SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
                                 (TextEncoder("CLIP", "tokenizer", 226),), frame_rule=(8, 1), negative_prompt=False,
                                 notes="a procedural renderer for offline demonstrations, not a video model")
 

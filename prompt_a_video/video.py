@@ -26,7 +26,7 @@ from .core import (PavError, Config, register_preset, atomic_write, atomic_group
 # %% auto #0
 __all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'save_video', 'load_video',
            'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings', 'VideoCache',
-           'VideoGenerator']
+           'VideoGenerator', 'pipeline_class']
 
 # %% ../nbs/10_video.ipynb #3e46e2ac
 def _check_frames(frames) -> np.ndarray:
@@ -468,14 +468,22 @@ def _cache_config(name: str, pipe):
             unconditional_batch_skip_range=5, unconditional_batch_timestep_skip_range=(-1, 781), tensor_format="BFCHW")
     raise PavError(f"unknown cache_hook {name!r}; choose one of {list(CACHE_HOOKS)}")
 
+def pipeline_class(name: str,  # a diffusers class name ('CogVideoXPipeline'), or 'package.module.Class' for one outside diffusers
+                  ):
+    "The pipeline class a target names; a class with `weightless = True` loads without a checkpoint (the sandbox)."
+    import importlib
+    if "." in name:
+        mod, _, attr = name.rpartition(".")
+        return getattr(importlib.import_module(mod), attr)
+    import diffusers
+    if not hasattr(diffusers, name): raise PavError(f"diffusers {diffusers.__version__} has no pipeline {name!r}; upgrade diffusers")
+    return getattr(diffusers, name)
+
 @patch
 def _load(self: VideoGenerator):
     s = self.settings
-    if self.target.pipeline == "SandboxPipeline":                # the procedural renderer of `sandbox` (no weights)
-        from prompt_a_video.sandbox import SandboxPipeline
-        return SandboxPipeline.from_pretrained()
-    import diffusers
-    cls = getattr(diffusers, self.target.pipeline)
+    cls = pipeline_class(self.target.pipeline)
+    if getattr(cls, "weightless", False): return cls.from_pretrained()   # e.g. the sandbox's procedural renderer
     from prompt_a_video.assets import resolve_asset
     src = resolve_asset(self.model_id)
     try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
@@ -506,7 +514,8 @@ def count_tokens(self: VideoGenerator,
     "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
     if getattr(self, "_tok", None) is None:
         enc = self.target.text_encoders[0]
-        if self._pipe is None and self.target.pipeline == "SandboxPipeline": self._pipe = self._load()   # no weights: free to load
+        if self._pipe is None and "." in self.target.pipeline and getattr(pipeline_class(self.target.pipeline), "weightless", False):
+            self._pipe = self._load()                                      # no weights: free to load
         if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
             self._tok = getattr(self._pipe, enc.tokenizer)
         else:
