@@ -69,25 +69,29 @@ class STDiT3Config:
 # %% ../nbs/12_opensora.ipynb #fc737c92
 class RMSNorm(nn.Module):
     "Root-mean-square norm over the last axis, computed in fp32 (`LlamaRMSNorm`)."
-    def __init__(self, dim: int, eps: float = 1e-6):
+    def __init__(self, dim: int,           # channels normalised (the last axis)
+                 eps: float = 1e-6):  # added to the mean square
         super().__init__()
         self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
-    def forward(self, x):
+    def forward(self, x):  # (..., dim)
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * h.to(x.dtype)
 
 class Mlp(nn.Module):
     "Linear -> tanh-GELU -> Linear (timm's `Mlp` names: `fc1`, `fc2`)."
-    def __init__(self, dim: int, hidden: int, out: int | None = None):
+    def __init__(self, dim: int,              # input channels
+                 hidden: int,             # hidden channels
+                 out: int | None = None): # output channels (None: dim)
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, out or dim)
-    def forward(self, x): return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+    def forward(self, x): return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))  # (..., dim)
 
 # %% ../nbs/12_opensora.ipynb #4f1a6029
 class RotaryEmbedding(nn.Module):
     "Rotary position embedding over the sequence axis (-2), adjacent channel pairs, theta 10000."
-    def __init__(self, dim: int, theta: float = 10000.0):
+    def __init__(self, dim: int,                # channels rotated (the head dim)
+                 theta: float = 10000.0):   # base of the frequencies
         super().__init__()
         self.freqs = nn.Parameter(1.0 / theta ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim), requires_grad=False)
 
@@ -101,7 +105,10 @@ class RotaryEmbedding(nn.Module):
 # %% ../nbs/12_opensora.ipynb #4d52d881
 class Attention(nn.Module):
     "Multi-head self-attention with per-head q/k RMSNorm and optional rotary embedding."
-    def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, rope: RotaryEmbedding | None = None):
+    def __init__(self, dim: int,         # token width
+                 num_heads: int,     # heads
+                 qk_norm: bool = True,  # RMSNorm on each head's queries and keys
+                 rope: RotaryEmbedding | None = None):  # rotary embedding over the sequence (temporal blocks)
         super().__init__()
         self.num_heads = num_heads
         hd = dim // num_heads
@@ -122,12 +129,15 @@ class Attention(nn.Module):
 
 class CrossAttention(nn.Module):
     "Multi-head attention from video tokens to caption tokens, padded caption tokens masked out."
-    def __init__(self, dim: int, num_heads: int):
+    def __init__(self, dim: int,      # token width (of video and caption tokens)
+                 num_heads: int): # heads
         super().__init__()
         self.num_heads = num_heads
         self.q_linear, self.kv_linear, self.proj = nn.Linear(dim, dim), nn.Linear(dim, dim * 2), nn.Linear(dim, dim)
 
-    def forward(self, x, y, mask=None):  # x (B, N, C); y (B, L, C); mask (B, L), 1 = keep
+    def forward(self, x,      # video tokens (B, N, C)
+                y,            # caption tokens (B, L, C)
+                mask=None):   # (B, L), 1 = keep (None: all)
         B, N, C = x.shape
         h = self.num_heads
         q = self.q_linear(x).view(B, N, h, C // h).transpose(1, 2)
@@ -137,7 +147,9 @@ class CrossAttention(nn.Module):
         return self.proj(x.transpose(1, 2).reshape(B, N, C))
 
 # %% ../nbs/12_opensora.ipynb #e524771e
-def timestep_embedding(t, dim: int = 256, max_period: float = 10000.0):
+def timestep_embedding(t,                          # (N,) timesteps (or any scalars)
+                       dim: int = 256,             # features (cos half, then sin half)
+                       max_period: float = 10000.0):  # longest period
     "Sinusoidal embedding of (fractional) timesteps: cos then sin of t x exp(-ln(max_period) i / (dim/2))."
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half).to(t.device)
@@ -146,26 +158,33 @@ def timestep_embedding(t, dim: int = 256, max_period: float = 10000.0):
 
 class TimestepEmbedder(nn.Module):
     "Sin-cos features of a scalar -> Linear -> SiLU -> Linear (keys `mlp.0`, `mlp.2`)."
-    def __init__(self, hidden: int, freq_dim: int = 256):
+    def __init__(self, hidden: int,          # output width
+                 freq_dim: int = 256):   # sin-cos features
         super().__init__()
         self.freq_dim = freq_dim
         self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-    def forward(self, t, dtype): return self.mlp(timestep_embedding(t, self.freq_dim).to(dtype))
+    def forward(self, t,       # (N,) scalars
+                dtype):        # dtype of the features fed to the MLP
+        return self.mlp(timestep_embedding(t, self.freq_dim).to(dtype))
 
 class CaptionEmbedder(nn.Module):
     "Projects text-encoder states to the token width; holds the learned unconditional caption."
-    def __init__(self, caption_channels: int, hidden: int, token_num: int):
+    def __init__(self, caption_channels: int,  # text-encoder width
+                 hidden: int,                  # token width
+                 token_num: int):              # rows of the learned unconditional caption
         super().__init__()
         self.y_proj = Mlp(caption_channels, hidden, hidden)
         self.register_buffer("y_embedding", torch.randn(token_num, caption_channels) / caption_channels**0.5)
-    def forward(self, y): return self.y_proj(y)
+    def forward(self, y): return self.y_proj(y)  # (B, L, caption_channels)
 
 # %% ../nbs/12_opensora.ipynb #dc993375
 def pos_embed_2d(dim: int,          # token width (a multiple of 4)
-                 h: int, w: int,    # latent patch grid rows and columns
+                 h: int,            # latent patch grid rows
+                 w: int,            # latent patch grid columns
                  scale: float,      # sqrt(height * width in pixels) / input_sq_size
                  base_size: int,    # round(sqrt(h * w))
-                 device=None) -> torch.Tensor:
+                 device=None,       # where to compute
+                ) -> torch.Tensor:
     "(1, h*w, dim) sin-cos embedding: first half the column coordinate, second half the row."
     half = dim // 2
     inv_freq = 1.0 / (10000 ** (torch.arange(0, half, 2, device=device).float() / half))
@@ -181,8 +200,12 @@ def pos_embed_2d(dim: int,          # token width (a multiple of 4)
 # %% ../nbs/12_opensora.ipynb #5377124c
 class STDiT3Block(nn.Module):
     "Self-attention (spatial or temporal), cross-attention to the caption, MLP; adaLN-single modulation."
-    def __init__(self, hidden: int, num_heads: int, mlp_ratio: float = 4.0, qk_norm: bool = True,
-                 temporal: bool = False, rope: RotaryEmbedding | None = None):
+    def __init__(self, hidden: int,            # token width
+                 num_heads: int,             # heads
+                 mlp_ratio: float = 4.0,     # MLP width / token width
+                 qk_norm: bool = True,       # RMSNorm on queries and keys
+                 temporal: bool = False,     # attend across frames (else within a frame)
+                 rope: RotaryEmbedding | None = None):  # the model's rotary embedding (used when temporal)
         super().__init__()
         self.temporal = temporal
         self.norm1 = nn.LayerNorm(hidden, eps=1e-6, elementwise_affine=False)
@@ -192,7 +215,12 @@ class STDiT3Block(nn.Module):
         self.mlp = Mlp(hidden, int(hidden * mlp_ratio))
         self.scale_shift_table = nn.Parameter(torch.randn(6, hidden) / hidden**0.5)
 
-    def forward(self, x, y, t_mlp, mask, T: int, S: int):  # x (B, T*S, C); t_mlp (B, 6C)
+    def forward(self, x,        # tokens (B, T*S, C)
+                y,              # caption tokens (B, L, C)
+                t_mlp,          # modulation from `t_block` (B, 6C)
+                mask,           # caption mask (B, L) or None
+                T: int,         # latent frames
+                S: int):        # patches per frame
         B, N, C = x.shape
         sh_a, sc_a, g_a, sh_m, sc_m, g_m = (self.scale_shift_table[None] + t_mlp.reshape(B, 6, C)).chunk(6, dim=1)
         h = self.norm1(x) * (1 + sc_a) + sh_a
@@ -208,22 +236,27 @@ class STDiT3Block(nn.Module):
 
 class T2IFinalLayer(nn.Module):
     "LayerNorm, shift/scale from its table plus the timestep embedding, Linear to patch x out channels."
-    def __init__(self, hidden: int, num_patch: int, out_channels: int):
+    def __init__(self, hidden: int,        # token width
+                 num_patch: int,         # latent cells per patch
+                 out_channels: int):     # channels per cell
         super().__init__()
         self.norm_final = nn.LayerNorm(hidden, eps=1e-6, elementwise_affine=False)
         self.linear = nn.Linear(hidden, num_patch * out_channels)
         self.scale_shift_table = nn.Parameter(torch.randn(2, hidden) / hidden**0.5)
-    def forward(self, x, t):
+    def forward(self, x,   # tokens (B, N, C)
+                t):        # timestep embedding (B, C)
         shift, scale = (self.scale_shift_table[None] + t[:, None]).chunk(2, dim=1)
         return self.linear(self.norm_final(x) * (1 + scale) + shift)
 
 class PatchEmbed3D(nn.Module):
     "Latent video -> tokens with a strided Conv3d (`proj`); pads to whole patches."
-    def __init__(self, patch_size, in_channels: int, hidden: int):
+    def __init__(self, patch_size,         # (frames, rows, columns) per patch
+                 in_channels: int,       # latent channels
+                 hidden: int):           # token width
         super().__init__()
         self.patch_size = tuple(patch_size)
         self.proj = nn.Conv3d(in_channels, hidden, kernel_size=self.patch_size, stride=self.patch_size)
-    def forward(self, x):
+    def forward(self, x):   # latent (B, C, T, H, W)
         pt, ph, pw = self.patch_size
         _, _, T, H, W = x.shape
         x = F.pad(x, (0, -W % pw, 0, -H % ph, 0, -T % pt))
@@ -234,7 +267,7 @@ class STDiT3(nn.Module):
     "Open-Sora 1.2's spatial-temporal diffusion transformer; `state_dict()` keys are the released names."
     is_cache_enabled = False   # no diffusers cache hooks here
 
-    def __init__(self, config: STDiT3Config):
+    def __init__(self, config: STDiT3Config):  # the architecture
         super().__init__()
         c = self.config = config
         hd = c.hidden_size
@@ -256,7 +289,8 @@ class STDiT3(nn.Module):
     def device(self): return self.x_embedder.proj.weight.device
 
 # %% ../nbs/12_opensora.ipynb #bf361cc5
-def released_keys(c: STDiT3Config) -> dict[str, tuple]:
+def released_keys(c: STDiT3Config,  # the architecture
+                 ) -> dict[str, tuple]:
     "Key -> shape of the official STDiT3 `state_dict()` for config `c` (written from the official module layout)."
     hd, hdim, mlp = c.hidden_size, c.hidden_size // c.num_heads, int(c.hidden_size * c.mlp_ratio)
     k = {"rope.freqs": (hdim // 2,), "x_embedder.proj.weight": (hd, c.in_channels, *c.patch_size),
@@ -332,7 +366,8 @@ def _folder(path_or_id: str, allow=("config.json", "*.safetensors", "*.safetenso
         raise PavError(f"cannot download {path_or_id!r} from the hub: {e}. Check the id, your network or "
                        "HF_HUB_OFFLINE, or pass a local folder") from None
 
-def load_safetensors(folder: Path) -> dict:
+def load_safetensors(folder: Path,  # holds *.safetensors
+                    ) -> dict:
     "All tensors of the safetensors files in `folder` (a single file or shards)."
     from safetensors.torch import load_file
     files = sorted(Path(folder).glob("*.safetensors"))
@@ -370,7 +405,10 @@ def save_pretrained(self: STDiT3,
     save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / "model.safetensors")
 
 # %% ../nbs/12_opensora.ipynb #d2ee7ffa
-def randomize_(model: nn.Module, seed: int = 0, std: float = 0.05) -> nn.Module:
+def randomize_(model: nn.Module,   # changed in place
+               seed: int = 0,       # of the draws
+               std: float = 0.05,   # spread of the draws (norm weights: 1 + draw)
+              ) -> nn.Module:
     "Fill every parameter and buffer of `model` with N(0, std) draws (seeded), keeping `rope.freqs`."
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -408,7 +446,8 @@ def _basic_clean(s: str) -> str:
 _BAD_PUNCT = re.compile(r"[" + "#®•©™&@·º½¾¿¡§~" + r"\)\(\]\[\}\{\|\\/\*" + r"]{1,}")
 _URL = r"\b((?:{}:(?:\/{{1,3}}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))"
 
-def clean_caption(caption: str) -> str:
+def clean_caption(caption: str,  # raw text
+                 ) -> str:
     "One pass of DeepFloyd IF's caption cleaning, as Open-Sora 1.2 applies it (lower case, no URLs, tidy punctuation)."
     import urllib.parse as ul
     c = ul.unquote_plus(str(caption)).strip().lower()
@@ -458,17 +497,20 @@ def clean_caption(caption: str) -> str:
     c = re.sub(r"^\.\S+$", "", c)
     return c.strip()
 
-def opensora_prompt(prompt: str, aesthetic_score: float | None = 6.5) -> str:
+def opensora_prompt(prompt: str,                         # the user's text
+                    aesthetic_score: float | None = 6.5,  # appended score (None: none)
+                   ) -> str:
     "The text Open-Sora 1.2 encodes: `prompt` + ' aesthetic score: 6.5.' (unless present), cleaned twice."
     if aesthetic_score is not None and "aesthetic score:" not in prompt:
         prompt = f"{prompt} aesthetic score: {aesthetic_score:.1f}."
     return clean_caption(clean_caption(prompt))
 
 # %% ../nbs/12_opensora.ipynb #4b560d76
-def encode_prompts(tokenizer, text_encoder,
+def encode_prompts(tokenizer,      # T5 tokenizer
+                   text_encoder,   # transformers T5EncoderModel
                    prompts: list[str],        # texts as given (cleaning and the score suffix are applied here)
                    max_length: int = 300,     # tokens after padding/truncation
-                   aesthetic_score: float | None = 6.5,
+                   aesthetic_score: float | None = 6.5,  # appended to each prompt (None: nothing)
                   ) -> tuple[torch.Tensor, torch.Tensor]:  # states (B, L, d_model), mask (B, L)
     "T5 states and attention mask of the cleaned prompts, padded to `max_length`."
     enc = tokenizer([opensora_prompt(p, aesthetic_score) for p in prompts], max_length=max_length,
@@ -477,24 +519,37 @@ def encode_prompts(tokenizer, text_encoder,
     ids, mask = enc.input_ids.to(dev), enc.attention_mask.to(dev)
     return text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask
 
-def guidance_inputs(transformer: STDiT3, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def guidance_inputs(transformer: STDiT3,  # holds `y_embedder.y_embedding`
+                    y: torch.Tensor,      # conditional caption states (B, L, C)
+                    mask: torch.Tensor,   # their mask (B, L)
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     "Caption states and masks of the doubled batch: [conditional, learned unconditional `y_embedding`]."
     null = transformer.y_embedder.y_embedding[None].expand(y.shape[0], -1, -1).to(y.device, y.dtype)
     return torch.cat([y, null]), torch.cat([mask, mask])
 
 # %% ../nbs/12_opensora.ipynb #3c3eeea9
 def timestep_transform(t: float,            # timestep in [0, num_timesteps]
-                       height: int, width: int, num_frames: int,
-                       num_timesteps: int = 1000, base_resolution: int = 512 * 512,
-                       base_num_frames: int = 1, scale: float = 1.0) -> float:
+                       height: int,                      # video pixels
+                       width: int,                       # video pixels
+                       num_frames: int,                  # video frames
+                       num_timesteps: int = 1000,        # the training timestep range
+                       base_resolution: int = 512 * 512, # pixels at which the spatial ratio is 1
+                       base_num_frames: int = 1,         # latent frames at which the temporal ratio is 1
+                       scale: float = 1.0,               # extra factor (`transform_scale`)
+                      ) -> float:
     "Shift a timestep toward the noise end by r = sqrt(H*W/512^2) * sqrt(F // 17 * 5) (`rectified_flow.py`)."
     t = t / num_timesteps
     frames = 1 if num_frames == 1 else num_frames // 17 * 5
     r = math.sqrt(height * width / base_resolution) * math.sqrt(frames / base_num_frames) * scale
     return r * t / (1 + (r - 1) * t) * num_timesteps
 
-def rflow_timesteps(num_steps: int, height: int, width: int, num_frames: int,
-                    num_timesteps: int = 1000, use_timestep_transform: bool = True) -> list[float]:
+def rflow_timesteps(num_steps: int,        # Euler steps
+                    height: int,           # video pixels
+                    width: int,            # video pixels
+                    num_frames: int,       # video frames
+                    num_timesteps: int = 1000,            # the training timestep range
+                    use_timestep_transform: bool = True,  # shift with resolution and length
+                   ) -> list[float]:
     "The sampler's timesteps: (1 - i/n) x 1000 for i < n, each shifted when `use_timestep_transform`."
     ts = [(1.0 - i / num_steps) * num_timesteps for i in range(num_steps)]
     return [timestep_transform(t, height, width, num_frames, num_timesteps) for t in ts] if use_timestep_transform else ts
@@ -502,9 +557,11 @@ def rflow_timesteps(num_steps: int, height: int, width: int, num_frames: int,
 # %% ../nbs/12_opensora.ipynb #9f75aa2b
 def rflow_step(model_fn,               # (z_in (2B, C, T, H, W), t_in (2B,)) -> prediction (2B, >=C, T, H, W)
                z: torch.Tensor,        # current latent (B, C, T, H, W)
-               t: float, t_next: float,  # this timestep and the next (0 after the last)
-               guidance_scale: float = 7.0,
-               num_timesteps: int = 1000) -> torch.Tensor:
+               t: float,               # this timestep
+               t_next: float,          # the next one (0 after the last)
+               guidance_scale: float = 7.0,  # cfg
+               num_timesteps: int = 1000,    # the training timestep range
+              ) -> torch.Tensor:
     "One Euler step of guided rectified flow: z + (uncond + cfg (cond - uncond)) (t - t_next) / 1000."
     B, C = z.shape[:2]
     tt = torch.full((2 * B,), float(t), device=z.device)
@@ -513,8 +570,13 @@ def rflow_step(model_fn,               # (z_in (2B, C, T, H, W), t_in (2B,)) -> 
     v = uncond + guidance_scale * (cond - uncond)
     return z.float() + v * ((t - t_next) / num_timesteps)
 
-def rflow_sample(model_fn, z: torch.Tensor, timesteps: list[float], guidance_scale: float = 7.0,
-                 num_timesteps: int = 1000, progress=None) -> torch.Tensor:
+def rflow_sample(model_fn,                 # as in `rflow_step`
+                 z: torch.Tensor,          # starting noise (B, C, T, H, W)
+                 timesteps: list[float],   # from `rflow_timesteps`
+                 guidance_scale: float = 7.0,  # cfg
+                 num_timesteps: int = 1000,    # the training timestep range
+                 progress=None,            # wraps the list of steps (e.g. tqdm), or None
+                ) -> torch.Tensor:
     "Run `rflow_step` over `timesteps` (the last one steps to 0)."
     nxt = list(timesteps[1:]) + [0.0]
     it = zip(timesteps, nxt)
@@ -529,21 +591,26 @@ RELEASED = {"transformer": "hpcai-tech/OpenSora-STDiT-v3", "vae": "hpcai-tech/Op
 @dataclass
 class RFlowScheduler:
     "The sampler's settings (what `pipe.scheduler` shows); the work is done by `rflow_sample`."
-    num_timesteps: int = 1000
-    use_timestep_transform: bool = True
+    num_timesteps: int = 1000            # the training timestep range
+    use_timestep_transform: bool = True  # shift timesteps with resolution and length
     @property
     def config(self): return asdict(self)
 
 class OpenSoraPipeline:
     "Open-Sora 1.2 text-to-video: T5 -> STDiT3 with guided rectified flow -> Open-Sora VAE."
-    def __init__(self, transformer: STDiT3, vae, text_encoder, tokenizer, scheduler: RFlowScheduler | None = None):
+    def __init__(self, transformer: STDiT3,  # the denoiser
+                 vae,                        # `OpenSoraVAE`
+                 text_encoder,               # transformers T5EncoderModel
+                 tokenizer,                  # its tokenizer
+                 scheduler: RFlowScheduler | None = None):  # sampler settings (None: the released ones)
         self.transformer, self.vae, self.text_encoder, self.tokenizer = transformer, vae, text_encoder, tokenizer
         self.scheduler = scheduler or RFlowScheduler()
         self._bar = {}
 
     def set_progress_bar_config(self, **kw): self._bar = kw
 
-    def to(self, device=None, dtype=None):
+    def to(self, device=None,  # where every part goes
+           dtype=None):        # their dtype (None: unchanged)
         for m in (self.transformer, self.vae, self.text_encoder): m.to(device=device, dtype=dtype)
         return self
 
@@ -581,7 +648,7 @@ def from_pretrained(cls: OpenSoraPipeline,
 # %% ../nbs/12_opensora.ipynb #c4151357
 class OpenSoraOutput:
     "What the pipeline returns: `frames`, one (T, H, W, 3) array per video (float in [0, 1] for 'np')."
-    def __init__(self, frames): self.frames = frames
+    def __init__(self, frames): self.frames = frames  # one video per prompt
 
 def _latent_shape(vae, num_frames: int, height: int, width: int) -> tuple:
     if hasattr(vae, "get_latent_size"): return tuple(vae.get_latent_size([num_frames, height, width]))
@@ -640,7 +707,8 @@ def _execution_device(self: OpenSoraPipeline): return self.device
 
 # %% ../nbs/12_opensora.ipynb #56ccf488
 def build_tiny_opensora(out: Path,   # folder to write transformer/ vae/ text_encoder/ tokenizer/ into
-                        seed: int = 0):
+                        seed: int = 0,  # of every random weight
+                       ):
     "Write a tiny random Open-Sora 1.2 pipeline (released layout and key names, scaled-down shapes)."
     from transformers import T5Config, T5EncoderModel
     from prompt_a_video.assets import _build_t5_tokenizer
