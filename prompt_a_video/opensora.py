@@ -610,8 +610,9 @@ class OpenSoraPipeline:
     def set_progress_bar_config(self, **kw): self._bar = kw
 
     def to(self, device=None,  # where every part goes
-           dtype=None):        # their dtype (None: unchanged)
-        for m in (self.transformer, self.vae, self.text_encoder): m.to(device=device, dtype=dtype)
+           dtype=None):        # dtype of the transformer and the VAE (None: unchanged; T5 keeps its own)
+        for m in (self.transformer, self.vae): m.to(device=device, dtype=dtype)
+        self.text_encoder.to(device=device)
         return self
 
     @property
@@ -625,8 +626,9 @@ def _vae_class():
 @patch(cls_method=True)
 def from_pretrained(cls: OpenSoraPipeline,
                     path_or_id: str,   # folder with transformer/ vae/ text_encoder/ tokenizer/, or the released STDiT3 hub id
-                    dtype=None,        # torch dtype for every part (None: as stored)
-                    **kw) -> OpenSoraPipeline:
+                    dtype=None,        # torch dtype of the transformer and the VAE (None: as stored)
+                    text_encoder_dtype=torch.float32,  # T5's dtype: fp32 as the released inference script runs it
+                   ) -> OpenSoraPipeline:
     "The pipeline from a folder of parts, or from the three released hub repos."
     from transformers import AutoTokenizer, T5EncoderModel
     p = Path(path_or_id).expanduser()
@@ -641,7 +643,7 @@ def from_pretrained(cls: OpenSoraPipeline,
     tr = STDiT3.from_pretrained(parts["transformer"], dtype=dtype).eval()
     vae = _vae_class().from_pretrained(parts["vae"], dtype=dtype).eval() if dtype is not None \
         else _vae_class().from_pretrained(parts["vae"]).eval()
-    te = T5EncoderModel.from_pretrained(parts["text_encoder"], **({"dtype": dtype} if dtype is not None else {})).eval()
+    te = T5EncoderModel.from_pretrained(parts["text_encoder"], dtype=text_encoder_dtype).eval()
     tok.model_max_length = tr.config.model_max_length
     return cls(tr, vae, te, tok)
 
