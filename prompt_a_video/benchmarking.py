@@ -88,7 +88,8 @@ def benchmark_generation(target: str = "cogvideox-2b",  # a registered target wh
     "Seconds per video and peak memory of `target` for each variant, with speed-ups over `plain`."
     import torch
     pipe = pipeline or random_pipeline(target)
-    dev = pipe.transformer.device
+    den = getattr(pipe, "transformer", None) or pipe.unet            # the denoiser: a transformer, or SD's UNet
+    dev = den.device
     cuda = dev.type == "cuda"
     rows = []
     for var in variants:
@@ -110,7 +111,7 @@ def benchmark_generation(target: str = "cogvideox-2b",  # a registered target wh
         rows.append({"variant": var, "seconds/video": round(secs, 2), "warmup s (2 steps)": round(warm, 1),
                      "peak GB": round(torch.cuda.max_memory_allocated() / 1e9, 1) if cuda else None,
                      "finite pixels": ok})
-        if pipe.transformer.is_cache_enabled: pipe.transformer.disable_cache()
+        if getattr(den, "is_cache_enabled", False): den.disable_cache()
     base = next((r["seconds/video"] for r in rows if r["variant"] == "plain"), None)
     for r in rows: r["speed-up"] = round(base / r["seconds/video"], 2) if base else None
     return rows

@@ -19,9 +19,8 @@ from .core import PavError, pick_device, pick_dtype, seed_everything
 # %% auto #0
 __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
            'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined', 'sentence_ends',
-           'complete_sentences', 'finish_refined', 'target_counter', 'fit_budget', 'PromptBooster', 'adapter_preset',
-           'validate_negative', 'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster',
-           'load_booster']
+           'complete_sentences', 'finish_refined', 'fit_budget', 'PromptBooster', 'adapter_preset', 'validate_negative',
+           'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -136,14 +135,6 @@ def finish_refined(raw: str,                    # the decoded new tokens of one 
 def _broken(t: str) -> bool:
     letters = [c for c in t if c.isalpha()]
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
-
-@lru_cache(maxsize=8)
-def target_counter(target: str,  # a video target: a key of `prompt_a_video.video.TARGETS`, e.g. 'tiny' or 'cogvideox-5b'
-                  ):
-    "(token counter, token budget) of a video target's text encoder, with its real tokenizer."
-    from prompt_a_video.video import VideoGenerator
-    g = VideoGenerator.from_target(target, cache=False)
-    return g.count_tokens, g.target.token_budget
 
 def fit_budget(text: str,     # a refined prompt
                count_tokens,  # callable: a list of texts -> their token counts (a target's `count_tokens`)
@@ -270,8 +261,9 @@ def _generate_ends(self: PromptBooster,
                    temperature: float,      # 0 or below: greedy; above 0: sampling with the preset's top_p and top_k
                    seed: int | None,        # everything is seeded with it before generating; None: not seeded
                    max_new_tokens: int,     # new-token limit of each answer
+                   stop=None,               # a stopping criterion (`prompt_a_video.t2i.budget_stop`); answers it stops count as cut off
                   ) -> list[list[tuple[str, bool]]]:
-    "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence."
+    "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence, or stopped by `stop`."
     import torch
     p = self.preset
     enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
@@ -280,6 +272,9 @@ def _generate_ends(self: PromptBooster,
     kw |= dict(do_sample=True, temperature=temperature, top_p=p.top_p, top_k=p.top_k) if temperature > 0 else dict(do_sample=False)
     if self.model.device.type == "cuda" and len(texts) * n == 1:
         kw["cache_implementation"] = "static"     # compiled decoding: 2x at batch 1, slower at 64 ("Speed on a GPU")
+    if stop is not None:
+        from transformers import StoppingCriteriaList
+        stop.prompt_len, kw["stopping_criteria"] = enc["input_ids"].shape[1], StoppingCriteriaList([stop])
     if seed is not None: seed_everything(seed)
     with torch.inference_mode(): out = self.model.generate(**enc, **kw)
     new = out[:, enc["input_ids"].shape[1]:]
@@ -287,6 +282,7 @@ def _generate_ends(self: PromptBooster,
     eos = [e for e in ([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])) if e is not None]
     ended = torch.isin(new, torch.tensor(eos, device=new.device)).any(1) if eos else torch.zeros(len(new), dtype=torch.bool)
     cut = ~ended.cpu() & (new.shape[1] >= max_new_tokens)
+    if stop is not None and stop.stopped is not None: cut |= stop.stopped.cpu()    # stopped at the budget: end at a whole sentence
     pairs = list(zip(self.tok.batch_decode(new, skip_special_tokens=True), cut.tolist()))
     return [pairs[i * n:(i + 1) * n] for i in range(len(texts))]
 
@@ -306,7 +302,7 @@ def _generate(self: PromptBooster,
 def refine(self: PromptBooster,
            prompts: str | Sequence[str],      # one prompt or several; none may be blank
            n: int = 1,                        # refined versions per prompt; above 1 needs a temperature above 0
-           target: str | None = None,         # a video target (`TARGETS` key): fit each result to its token budget; None: no fitting
+           target: str | None = None,         # a target (`TARGETS` key): stop at its token budget, then fit (`prompt_a_video.t2i`); None: no fitting
            temperature: float | None = None,  # None: the preset's; 0: greedy
            seed: int | None = 0,              # seeds each batch's generation (a retry uses seed + 1000 * try + sample); None: unseeded
            batch_size: int = 8,               # prompts per `generate` call
@@ -332,12 +328,16 @@ def refine(self: PromptBooster,
         if k + mnt > limit:
             raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
                            f"{limit} including {mnt} new tokens; shorten it")
-    counter = target_counter(target) if target else None
+    if target:
+        from prompt_a_video.t2i import budget_stop, fit_prompt, token_budget
+        budget = token_budget(target)
+    pre_of = lambda x: prefill_text(x) if p.prefill else ""
+    stop_for = lambda chunk: budget_stop(budget, self.tok, [pre_of(x) for x in chunk for _ in range(n)]) if target else None
     out = []
     bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
     for s in range(0, len(prompts), batch_size):
         chunk = prompts[s:s + batch_size]
-        gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt)
+        gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt, stop_for(chunk))
         for j, (orig, g) in enumerate(zip(chunk, gens)):
             pre = prefill_text(orig) if p.prefill else None
             res = []
@@ -350,13 +350,14 @@ def refine(self: PromptBooster,
                     tries = 0
                     while _broken(r) and tries < retries:       # resample a broken output
                         tries += 1
-                        raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt)[0][0]
+                        raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt,
+                                                       budget_stop(budget, self.tok, [pre_of(orig)]) if target else None)[0][0]
                         r = finish_refined(raw, p.template, cut, pre)
                     if _broken(r):
                         warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
                                       "keeping the original prompt")
                         r = orig
-                if counter: r = fit_budget(r, counter[0], counter[1])
+                if target: r = fit_prompt(r, orig, budget)
                 res.append(r)
             out.append(res)
         bar.update(len(chunk))
@@ -422,6 +423,7 @@ def negative_prompts(prompts: str | Sequence[str],          # one prompt or seve
 class IdentityBooster:
     "The baseline that keeps the original prompt."
     name = "identity"
+    as_is = True                   # evaluation passes its prompts to the target untouched, never fitted to a budget
     def refine(self, prompts,      # one prompt or several
                n: int = 1,         # copies per prompt
                **kw,               # other `PromptBooster.refine` arguments, ignored
@@ -446,7 +448,7 @@ class ChatRewriteBooster:
 def refine(self: ChatRewriteBooster,
            prompts: str | Sequence[str],      # one prompt or several
            n: int = 1,                        # rewrites per prompt, one request each
-           target: str | None = None,         # a video target (`TARGETS` key): fit each rewrite to its token budget; None: no fitting
+           target: str | None = None,         # a target (`TARGETS` key): ask for its budget in words, then fit (`prompt_a_video.t2i`); None: neither
            temperature: float | None = None,  # None: the client's default
            seed: int | None = 0,              # rewrite k of a prompt asks with seed + k (None counts as 0)
            max_new_tokens: int = 256,         # the reply's token limit (`max_tokens`)
@@ -454,18 +456,22 @@ def refine(self: ChatRewriteBooster,
           ) -> list[list[str]]:               # `n` rewrites per prompt, in order
     "`n` zero-shot rewrites of each prompt by the chat client, cleaned, fitted to `target` if given."
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    counter = target_counter(target) if target else None
+    system = self.instruction
+    if target:
+        from prompt_a_video.t2i import budget_words, fit_prompt, token_budget
+        budget = token_budget(target)
+        system += f" Use at most {budget_words(budget)} words: the model reads no further."
     out = []
     for p in prompts:
         res = []
         for k in range(n):
-            msgs = [{"role": "system", "content": self.instruction}, {"role": "user", "content": p}]
+            msgs = [{"role": "system", "content": system}, {"role": "user", "content": p}]
             reply = self.chat(msgs, temperature=temperature, seed=(seed or 0) + k, max_tokens=max_new_tokens)
             r = finish_refined(reply.text, "rewrite", truncated=reply.finish_reason == "length")
             if _broken(r):
                 warnings.warn(f"{self.name} gave an empty or broken rewrite for {p!r}; keeping the original")
                 r = p
-            res.append(fit_budget(r, *counter) if counter else r)
+            res.append(fit_prompt(r, p, budget) if target else r)
         out.append(res)
     return out
 

@@ -165,13 +165,13 @@ def _sub(sub, name: str, help: str, description: str) -> argparse.ArgumentParser
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 def _generate_parser(sub):
-    p = _sub(sub, "generate", "render prompts into mp4 videos with a text-to-video target",
+    p = _sub(sub, "generate", "render prompts into mp4 videos (or png images) with a target",
              "Render prompts with a text-to-video target (through the video cache) and write one mp4 per video "
-             "into --out, printing a JSON line per video.")
+             "into --out (one png per image for text-to-image targets such as sd-1.5), printing a JSON line per file.")
     prompt_options(p)
     p.add_argument("--seed", type=int, nargs="+", default=[0], metavar="S",
                    help="one seed for every prompt, or one seed per prompt (default: 0)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the mp4 files")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the mp4 (or png) files")
     p.add_argument("--negative-prompt", help="negative prompt for every video")
     p.add_argument("--no-cache", action="store_true", help="render even if the video is cached (and do not store it)")
     p.add_argument("--booster", metavar="B", help="refine every prompt with this booster first (a preset, a booster folder, "
@@ -185,7 +185,7 @@ def _slug(text: str, n: int = 40) -> str:
 
 def _generate_cmd(args) -> int:
     _quiet_hf()
-    from prompt_a_video.video import _validate_prompts, save_video
+    from prompt_a_video.video import Picture, _validate_prompts, save_video
     prompts = read_prompts(args)
     gen = _generator(args, cache=not args.no_cache)
     seeds = args.seed[0] if len(args.seed) == 1 else args.seed
@@ -199,7 +199,8 @@ def _generate_cmd(args) -> int:
     videos = gen.generate(prompts, seeds, args.negative_prompt)
     out.mkdir(parents=True, exist_ok=True)
     for i, (o, p, s, v) in enumerate(zip(originals, prompts, seeds, videos)):
-        dest = save_video(v, out / f"{i:03d}-{_slug(o)}-seed{s}.mp4")      # mp4 to watch; the cache keeps the exact frames
+        ext = "png" if isinstance(v, Picture) else "mp4"               # mp4 to watch; the cache keeps the exact frames
+        dest = save_video(v, out / f"{i:03d}-{_slug(o)}-seed{s}.{ext}")
         print(json.dumps({"prompt": p, **({"original": o} if args.booster else {}), "seed": s, "path": str(dest),
                           "seconds": v.meta.get("seconds"), "cached": bool(v.meta.get("cached"))}), flush=True)
     return 0
@@ -295,9 +296,11 @@ def _refine_parser(sub):
     prompt_options(p)
     p.add_argument("--booster", default="smollm2",
                    help="smollm2 (offline default) | released-cv | released-os | ADAPTER_DIR | identity | promptist | llm-rewrite:OPERATOR")
-    p.add_argument("--target", help="fit the output to this video target's text-encoder token budget")
+    p.add_argument("--target", help="fit every output to this target's text-encoder token budget (video or image "
+                   "target, e.g. cogvideox-5b or sd-1.5), counted with its real tokenizers")
     p.add_argument("--n", type=int, default=1, help="refined versions per prompt (needs --temperature > 0 when above 1)")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the booster's)")
+    p.add_argument("--max-new-tokens", type=int, help="new-token limit of each answer (default: the booster's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--negative", choices=["fixed", "icl", "tuned"], help="also write a negative prompt")
     p.add_argument("--device", default="auto")
@@ -312,13 +315,17 @@ def _refine_cmd(args) -> int:
     prompts = read_prompts(args)
     if args.n < 1: raise PavError(f"--n must be at least 1, got {args.n}")
     if args.target:
-        from prompt_a_video.video import get_target
-        get_target(args.target)
+        from prompt_a_video.t2i import fit_prompt, token_budget
+        budget = token_budget(args.target)                     # unknown targets and missing tokenizers fail here
     if args.negative == "tuned" and args.booster in ("smollm2",):
         raise PavError("--negative tuned needs --booster ADAPTER_DIR, a booster fine-tuned on negative prompts")
     booster = load_booster(args.booster, device=args.device)
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise PavError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     refined = booster.refine(prompts, n=args.n, target=args.target, temperature=args.temperature, seed=args.seed,
-                             progress=len(prompts) > 1)
+                             progress=len(prompts) > 1, **({"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}))
+    if args.target:                                            # whatever the booster, what is printed fits
+        refined = [[fit_prompt(x, p, budget) for x in r] for p, r in zip(prompts, refined)]
     neg_booster = booster if isinstance(booster, PromptBooster) and args.negative != "fixed" else None
     negs = negative_prompts(prompts, args.negative, neg_booster) if args.negative else None
     lines = []

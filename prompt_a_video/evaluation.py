@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import math
@@ -19,8 +20,8 @@ from .core import PavError, as_prompts, atomic_write, derive_seed, format_table,
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
            'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate',
-           'release_memory', 'refine_all', 'refine_then_free', 'compare_methods', 'plot_comparison', 'comparison_table',
-           'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
+           'release_memory', 'refine_fitted', 'refine_all', 'refine_then_free', 'compare_methods', 'plot_comparison',
+           'comparison_table', 'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
 
 # %% ../nbs/60_eval.ipynb #73a4f910
 def _sets_dir() -> Path:
@@ -110,10 +111,27 @@ def release_memory():
         if torch.cuda.is_available(): torch.cuda.empty_cache()
     except ImportError: pass
 
+def refine_fitted(booster,                   # anything with `refine(prompts)`; `as_is = True` (identity, `AsIs`) opts out of fitting
+                  prompts: Sequence[str],    # the original prompts
+                  target: str | None = None, # a target whose token budget every output must fit (None: no fitting)
+                  progress: bool = True,     # progress bar (boosters that show one)
+                 ) -> list[list[str]]:
+    "The booster's outputs, fitted to `target`'s budget: stopped while generating where the booster can, then `fit_prompt`."
+    as_is = getattr(booster, "as_is", False)
+    params = inspect.signature(booster.refine).parameters
+    kw = {"progress": progress} if "progress" in params else {}
+    if target and not as_is and "target" in params: kw["target"] = target
+    out = booster.refine(list(prompts), **kw)
+    if target and not as_is:
+        from prompt_a_video.t2i import fit_prompt, token_budget
+        b = token_budget(target)
+        out = [[fit_prompt(x, p, b) for x in r] for p, r in zip(prompts, out)]
+    return out
+
 def refine_all(methods: dict,          # method name -> booster (anything with `refine(prompts)`) or a `load_booster` name
                prompts: Sequence[str], # the original prompts
                path: str | Path,       # refined.json: method -> {original: refined}; read to resume, written after each method
-               target: str | None = None,  # fit outputs to this target's token budget (boosters that support it)
+               target: str | None = None,  # fit every method's outputs to this target's token budget (`AsIs` and identity excepted)
                progress: bool = True,  # progress bars
                ) -> dict:
     "Every method's refined prompt for every original, resuming from `path`; each booster is freed after use."
@@ -125,8 +143,7 @@ def refine_all(methods: dict,          # method name -> booster (anything with `
         todo = [p for p in prompts if p not in have]
         if not todo: continue
         booster = load_booster(b) if isinstance(b, str) else b
-        kw = {"target": target, "progress": progress} if hasattr(booster, "tok") else {}
-        out = booster.refine(todo, **kw)
+        out = refine_fitted(booster, todo, target, progress)
         have.update({p: r[0] for p, r in zip(todo, out)})
         done[name] = have
         atomic_write(path, json.dumps(done, indent=1, ensure_ascii=False))
@@ -143,8 +160,7 @@ def refine_then_free(booster,                  # a `load_booster` name (loaded h
     "Every prompt refined; a booster loaded here is freed (GPU memory too) before this returns, so the video model loads next."
     from prompt_a_video.booster import load_booster
     b = load_booster(booster) if isinstance(booster, str) else booster
-    kw = {"target": generator.target.name, "progress": progress} if hasattr(b, "tok") and generator is not None else {}
-    out = [r[0] for r in b.refine(list(prompts), **kw)]
+    out = [r[0] for r in refine_fitted(b, prompts, generator.target.name if generator is not None else None, progress)]
     del b
     release_memory()
     return out
@@ -158,6 +174,7 @@ def compare_methods(methods: dict,             # method name -> booster or `load
                     out: str | Path | None = None,  # folder for refined.json, results.json/.csv, figures; None: a temp folder
                     vbench_dir: str | Path | None = None,  # also write the videos as {original}-{i}.mp4 per method
                     progress: bool = True,     # progress bars
+                    weights: dict | None = None,  # ranking weights of the 'score' row (None: the defaults for the suite's dimensions)
                     ) -> dict:
     "Refine, render and score every method's prompts (paired by seed); means, 95% intervals, win rates, prompt stats."
     from prompt_a_video.booster import IdentityBooster
@@ -176,7 +193,7 @@ def compare_methods(methods: dict,             # method name -> booster or `load
                        "use a new --out folder")
     atomic_write(old, json.dumps(spec, indent=1))
     refined = refine_all(methods, prompts, out / "refined.json", generator.target.name, progress)
-    weights = ranking_weights(EvolutionConfig(), suite.dims)
+    weights = ranking_weights(EvolutionConfig(weights=weights), suite.dims)
     seeds_of = {p: [derive_seed(p, "eval", s) for s in seeds] for p in prompts}
     per = {}                                              # method -> metric -> value per prompt (seeds averaged)
     for name in methods:
@@ -196,10 +213,13 @@ def compare_methods(methods: dict,             # method name -> booster or `load
             m[dim] = [_mean([scores[i * len(seeds) + j][dim] for j in range(len(seeds))]) for i in range(len(prompts))]
         m["score"] = [_mean([weighted_score(scores[i * len(seeds) + j], weights) for j in range(len(seeds))]) for i in range(len(prompts))]
         m["words"] = [float(len(t.split())) for t in texts]
-        try: toks = generator.count_tokens(texts)
-        except PavError: toks = [math.nan] * len(texts)
+        try:
+            from prompt_a_video.t2i import token_budget
+            budget = token_budget(generator.target.name)
+            toks, over = generator.count_tokens(texts), [float(not budget.fits(t)) for t in texts]
+        except PavError: toks = over = [math.nan] * len(texts)
         m["tokens"] = [float(t) for t in toks]
-        m["over_budget"] = [float(t > generator.target.token_budget) if math.isfinite(t) else math.nan for t in toks]
+        m["over_budget"] = over                   # the share of prompts some text encoder of the target truncates
         m["fidelity"] = prompt_fidelity(prompts, texts)
         per[name] = m
     rows = []

@@ -82,8 +82,13 @@ class Video:
     def __repr__(self): return f"Video({self.num_frames} frames, {self.height}x{self.width}, {self.fps:g} fps)"
 
 # %% ../nbs/10_video.ipynb #35a002b0
+@dataclass(eq=False)
 class Picture(Video):
     "A generated image: a one-frame `Video` (the cache, rewards and evaluation take it as is); saved as PNG."
+    frames: np.ndarray   # uint8, shape (1, H, W, 3): one RGB frame; checked on construction
+    fps: float = 1.0     # kept so a picture is a `Video`; a picture has no frame rate (ignored by ==)
+    meta: dict = field(default_factory=dict)  # free-form info (prompt, seed, cache key, source path); not compared by ==
+
     def __post_init__(self):
         super().__post_init__()
         if self.num_frames != 1:
@@ -95,6 +100,7 @@ class Picture(Video):
         from PIL import Image
         return Image.fromarray(self.frames[0])
 
+    def __eq__(self, o): return isinstance(o, Video) and np.array_equal(self.frames, o.frames)   # a picture has no frame rate
     def __repr__(self): return f"Picture({self.height}x{self.width})"
     def _repr_png_(self) -> bytes:
         im = self.pil
@@ -680,3 +686,5 @@ def generate(self: VideoGenerator,
 
 # %% ../nbs/10_video.ipynb #a1a68644
 import prompt_a_video.sandbox  # noqa: F401 -- registers the `sandbox` target (after TARGETS exists)
+import prompt_a_video.t2i      # noqa: F401 -- registers the image targets (sd-1.5, sdxl, flux-schnell, tiny-sd)
+import prompt_a_video.opensora_targets  # noqa: F401 -- registers opensora-1.2, tiny-opensora and the tiny-opensora asset
