@@ -390,20 +390,25 @@ def random_image_pipeline(target: str,    # 'sd-1.5', 'sdxl' or 'flux-schnell'
     old = torch.get_default_dtype()
     torch.set_default_dtype(pick_dtype(dtype or t.dtype))
     try:
-        with torch.device(device):
+        with torch.device(device):                       # the weights, created where they run
             if target == "sd-1.5":
-                return D.StableDiffusionPipeline(vae=D.AutoencoderKL(**SD_VAE), text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)),
-                    tokenizer=clip, unet=D.UNet2DConditionModel(**SD15_UNET), scheduler=D.PNDMScheduler(skip_prk_steps=True),
-                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-            if target == "sdxl":
-                return D.StableDiffusionXLPipeline(vae=D.AutoencoderKL(**SD_VAE, force_upcast=True, scaling_factor=0.13025),
-                    text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)), text_encoder_2=CLIPTextModelWithProjection(clip_cfg(CLIP_G_TEXT)),
-                    tokenizer=clip, tokenizer_2=clip, unet=D.UNet2DConditionModel(**SDXL_UNET),
-                    scheduler=D.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                                       steps_offset=1, timestep_spacing="leading"))
-            return D.FluxPipeline(vae=D.AutoencoderKL(**SD_VAE | dict(latent_channels=16, use_quant_conv=False,
-                                                                    use_post_quant_conv=False), scaling_factor=0.3611, shift_factor=0.1159),
-                text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)), tokenizer=clip, text_encoder_2=T5EncoderModel(T5Config(**T5_XXL)),
-                tokenizer_2=t5, transformer=D.FluxTransformer2DModel(**FLUX_TRANSFORMER),
-                scheduler=D.FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False))
+                m = dict(vae=D.AutoencoderKL(**SD_VAE), text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)),
+                         unet=D.UNet2DConditionModel(**SD15_UNET))
+            elif target == "sdxl":
+                m = dict(vae=D.AutoencoderKL(**SD_VAE, force_upcast=True, scaling_factor=0.13025),
+                         text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)),
+                         text_encoder_2=CLIPTextModelWithProjection(clip_cfg(CLIP_G_TEXT)), unet=D.UNet2DConditionModel(**SDXL_UNET))
+            else:
+                m = dict(vae=D.AutoencoderKL(**SD_VAE | dict(latent_channels=16, use_quant_conv=False, use_post_quant_conv=False),
+                                             scaling_factor=0.3611, shift_factor=0.1159),
+                         text_encoder=CLIPTextModel(clip_cfg(CLIP_L_TEXT)), text_encoder_2=T5EncoderModel(T5Config(**T5_XXL)),
+                         transformer=D.FluxTransformer2DModel(**FLUX_TRANSFORMER))
     finally: torch.set_default_dtype(old)
+    if target == "sd-1.5":
+        return D.StableDiffusionPipeline(**m, tokenizer=clip, scheduler=D.PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False), safety_checker=None,
+                                         feature_extractor=None, requires_safety_checker=False)
+    if target == "sdxl":
+        return D.StableDiffusionXLPipeline(**m, tokenizer=clip, tokenizer_2=clip, scheduler=D.EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"))
+    return D.FluxPipeline(**m, tokenizer=clip, tokenizer_2=t5,
+                          scheduler=D.FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False))
