@@ -21,7 +21,7 @@ def register_opensora():
     "Add the `opensora-1.2` and `tiny-opensora` targets and the `tiny-opensora` asset (done on import)."
     from prompt_a_video.assets import ASSETS, Asset, VBENCH_REQ
     from prompt_a_video.video import TARGETS, Target, TextEncoder
-    t5 = (TextEncoder("T5-XXL", "tokenizer", 300),)
+    t5 = (TextEncoder("T5-XXL", "tokenizer", 300, offline="asset:t5-tokenizer", suffix=" aesthetic score: 6.5."),)
     pipe = "prompt_a_video.opensora.OpenSoraPipeline"
     no_neg = "the released sampler guides against the learned y_embedding: no negative prompt"
     TARGETS["opensora-1.2"] = Target(

@@ -136,7 +136,7 @@ def counts(self: TokenBudget,
            text: str,  # a prompt
           ) -> dict:   # encoder name -> tokens, special tokens included
     "Tokens `text` costs in each encoder."
-    return {e.name: len(self.tokenizers[e.name](text, verbose=False).input_ids) for e in self.encoders}
+    return {e.name: len(self.tokenizers[e.name](text + e.suffix, verbose=False).input_ids) for e in self.encoders}
 
 @patch
 def usage(self: TokenBudget,
@@ -161,9 +161,9 @@ def report(self: TokenBudget,
     out = []
     for e in self.encoders:
         tok = self.tokenizers[e.name]
-        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        enc = tok(text + e.suffix, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         n, room = len(enc.input_ids), e.max_tokens - self.special[e.name]
-        cut = len(text) if n <= room else enc.offset_mapping[room][0]
+        cut = len(text) if n <= room else min(enc.offset_mapping[room][0], len(text))   # the pipeline's suffix goes first
         out.append(EncoderCut(e.name, e.max_tokens, n + self.special[e.name], text[:cut], text[cut:]))
     return out
 

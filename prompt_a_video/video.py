@@ -243,6 +243,7 @@ class TextEncoder:
     tokenizer: str       # pipeline attribute / subfolder holding its tokenizer
     max_tokens: int      # tokens the pipeline passes to the encoder, special tokens included; the rest is cut
     offline: str | None = None  # an offline asset with the same vocabulary, used when the checkpoint's tokenizer cannot be loaded
+    suffix: str = ""     # text the pipeline appends to every prompt before encoding (Open-Sora's aesthetic score): it uses budget too
 
 @dataclass(frozen=True)
 class Target:
