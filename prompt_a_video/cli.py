@@ -140,17 +140,24 @@ _SUITE_SKIP = ("device", "dtype", "cache", "mps_arch")     # set by the subcomma
 
 def _suite_option(p):
     "Add --suite: the reward suite a subcommand scores with."
-    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox"],
-                   help="reward suite (default: offline; sandbox: for --target sandbox)")
+    p.add_argument("--suite", default="offline", choices=["offline", "paper", "sandbox", "image"],
+                   help="reward suite (default: offline; sandbox: for --target sandbox; image: for image targets such as "
+                        "sd-1.5: NIQE, FIDELITY, SEEN, plus AES and MPS when --aesthetic-head and --mps are given)")
 
-def _suite(args, gen):
-    "The reward suite `--suite` names (the paper suite with any checkpoint options given)."
+def _suite(args, device="auto", cache=True, target=None):
+    "The reward suite `--suite` names (the paper suite with any checkpoint options given), on `device`, with or without its score cache."
     from prompt_a_video.rewards import RewardSuite
-    if args.suite == "offline": return RewardSuite.offline()
+    if args.suite == "offline": return RewardSuite.offline(cache=cache)
+    if args.suite == "image":
+        if target is None: raise PavError("--suite image scores against a target's text encoders: use it where --target is given")
+        from prompt_a_video.t2i import image_suite
+        o = options_for(args, RewardSuite.paper, _SUITE_SKIP)
+        return image_suite(target, cache=cache, device=device,
+                           **{k: o[k] for k in ("clip", "aesthetic_head", "mps", "mps_clip") if k in o})
     if args.suite == "sandbox":
         from prompt_a_video.sandbox import sandbox_suite
-        return sandbox_suite()
-    return RewardSuite.paper(device=gen.settings.device, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
+        return sandbox_suite(cache=cache)
+    return RewardSuite.paper(device=device, cache=cache, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
 
 _EXAMPLES = {
     "refine": 'pav refine "a corgi running on a beach" --target cogvideox-5b',
@@ -230,18 +237,11 @@ def _per_video(vals, n, what):
 
 def _score_cmd(args) -> int:
     _quiet_hf()
-    from prompt_a_video.rewards import RewardSuite
     from prompt_a_video.video import load_video
     prompts = _per_video(args.prompt, len(args.videos), "--prompt")
     cands = _per_video(args.candidate, len(args.videos), "--candidate")
+    suite = _suite(args, args.device, cache=not args.no_cache)        # bad suite options fail before any file is read
     videos = [load_video(v) for v in args.videos]
-    cache = not args.no_cache
-    if args.suite == "offline": suite = RewardSuite.offline(cache=cache)
-    elif args.suite == "sandbox":
-        from prompt_a_video.sandbox import sandbox_suite
-        suite = sandbox_suite(cache=cache)
-    else:
-        suite = RewardSuite.paper(device=args.device, cache=cache, **options_for(args, RewardSuite.paper, _SUITE_SKIP))
     scores = suite(videos, prompts, cands)
     rows = [{"video": v, **{d: (round(x, 4) if x == x else None) for d, x in s.raw.items()}, "failed": s.failed}
             for v, s in zip(args.videos, scores)]
@@ -281,7 +281,7 @@ def _evolve_cmd(args) -> int:
     gen = _generator(args)
     kw = {"timeout": args.timeout} if args.operator != "local" and not args.operator.startswith("local:") else {}
     op = make_operator(args.operator, **kw)
-    suite = _suite(args, gen)
+    suite = _suite(args, gen.settings.device, target=gen.target.name)
     evo = Evolution(gen, suite, op, cfg, run_dir=args.out)
     s = evo.run(prompts)
     evo.plot(Path(args.out) / "best_per_iteration.png")
@@ -438,7 +438,7 @@ def _build_dpo_cmd(args) -> int:
     cfg = DPODataConfig.preset(args.preset, **options_for(args, DPODataConfig, skip=("ranking",)))
     booster = PromptBooster.load(args.booster)
     gen = _generator(args)
-    suite = _suite(args, gen)
+    suite = _suite(args, gen.settings.device, target=gen.target.name)
     ds, counts, rules = build_dpo_triples(booster, prompts, gen, suite, args.out, cfg, exclude=args.booster)
     print(filter_report(counts, f"DPO triples ({rules['mode']} thresholds, margin {rules['margin']})"))
     print(f"triples: {Path(args.out) / 'triples.json'}")
@@ -494,7 +494,7 @@ def _eval_cmd(args) -> int:
     methods = parse_methods(args.methods)
     prompts = read_prompts(args)
     gen = _generator(args)
-    suite = _suite(args, gen)
+    suite = _suite(args, gen.settings.device, target=gen.target.name)
     out = Path(args.out)
     res = compare_methods(methods, prompts, gen, suite, args.seeds, out, out / "vbench" if args.vbench_export else None)
     write_report(res, out)

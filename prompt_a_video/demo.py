@@ -165,11 +165,8 @@ def plot_demo(results: dict,                 # `run_demo`'s results
         if pts: a.plot(*zip(*pts), marker=".")
         a.set_title(title, fontsize=9); a.set_xlabel("step")
     rows = [r for r in results["evaluation"]["rows"] if r["metric"] == "score"]
-    m = [r["mean"] for r in rows]
-    err = [[max(0, r["mean"] - r["low"]) if math.isfinite(r["low"]) else 0 for r in rows],
-           [max(0, r["high"] - r["mean"]) if math.isfinite(r["high"]) else 0 for r in rows]]
-    ax[3].bar(range(len(rows)), m, yerr=err, capsize=3, color=[f"C{i}" for i in range(len(rows))])
-    ax[3].set_xticks(range(len(rows)), [r["method"] for r in rows], rotation=20, fontsize=8)
+    from prompt_a_video.evaluation import interval_bars
+    interval_bars(ax[3], rows, rotation=20, fontsize=8)
     lo = min(r["low"] if math.isfinite(r["low"]) else r["mean"] for r in rows)
     hi = max(r["high"] if math.isfinite(r["high"]) else r["mean"] for r in rows)
     ax[3].set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))

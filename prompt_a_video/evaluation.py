@@ -20,8 +20,8 @@ from .core import PavError, as_prompts, atomic_write, derive_seed, format_table,
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
            'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate',
-           'release_memory', 'refine_fitted', 'refine_all', 'refine_then_free', 'compare_methods', 'plot_comparison',
-           'comparison_table', 'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
+           'release_memory', 'refine_fitted', 'refine_all', 'refine_then_free', 'compare_methods', 'interval_bars',
+           'plot_comparison', 'comparison_table', 'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
 
 # %% ../nbs/60_eval.ipynb #73a4f910
 def _sets_dir() -> Path:
@@ -243,6 +243,18 @@ def _mean(xs):
     return sum(v) / len(v) if v else math.nan
 
 # %% ../nbs/60_eval.ipynb #faaab61e
+def interval_bars(ax,                      # a matplotlib axis
+                  rows: Sequence[dict],    # one `compare_methods` row per bar (mean, low, high, method)
+                  rotation: int = 30,      # of the method labels
+                  fontsize: int = 7,       # of the method labels
+                 ):
+    "One bar per row at its mean, with its 95% interval as an error bar (none where the interval is NaN)."
+    err = [[max(0, r["mean"] - r["low"]) if math.isfinite(r["low"]) else 0 for r in rows],
+           [max(0, r["high"] - r["mean"]) if math.isfinite(r["high"]) else 0 for r in rows]]
+    ax.bar(range(len(rows)), [r["mean"] for r in rows], yerr=err, capsize=3, color=[f"C{i}" for i in range(len(rows))])
+    ax.set_xticks(range(len(rows)), [r["method"] for r in rows], rotation=rotation, ha="right" if rotation else "center",
+                  fontsize=fontsize)
+
 def plot_comparison(rows: Sequence[dict],      # `compare_methods`' rows
                     metrics: Sequence[str],    # which metrics get a panel
                     path: str | Path | None = None,  # PNG to write
@@ -254,12 +266,7 @@ def plot_comparison(rows: Sequence[dict],      # `compare_methods`' rows
     methods = list(dict.fromkeys(r["method"] for r in rows))
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.2 * len(metrics), 2.6), dpi=80, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        rs = [next(r for r in rows if r["method"] == m and r["metric"] == metric) for m in methods]
-        means = [r["mean"] for r in rs]
-        err = [[max(0, r["mean"] - r["low"]) if math.isfinite(r["low"]) else 0 for r in rs],
-               [max(0, r["high"] - r["mean"]) if math.isfinite(r["high"]) else 0 for r in rs]]
-        ax.bar(range(len(methods)), means, yerr=err, capsize=3, color=[f"C{i}" for i in range(len(methods))])
-        ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right", fontsize=7)
+        interval_bars(ax, [next(r for r in rows if r["method"] == m and r["metric"] == metric) for m in methods])
         ax.set_title(metric, fontsize=9); ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     if path: fig.savefig(path); plt.close(fig)

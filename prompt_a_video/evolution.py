@@ -83,6 +83,9 @@ def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; el
     elif set(PAPER_DIMENSIONS) <= set(dims): w = EVOLUTION_WEIGHTS
     elif set(SANDBOX_WEIGHTS) <= set(dims): w = SANDBOX_WEIGHTS
     elif set(OFFLINE_WEIGHTS) <= set(dims): w = OFFLINE_WEIGHTS
+    elif {"SEEN", "NIQE"} <= set(dims):                     # the image suite (`prompt_a_video.t2i`)
+        from prompt_a_video.t2i import IMAGE_PAPER_WEIGHTS, IMAGE_WEIGHTS
+        w = IMAGE_PAPER_WEIGHTS if set(IMAGE_PAPER_WEIGHTS) <= set(dims) else IMAGE_WEIGHTS
     else: raise PavError(f"no default ranking weights for dimensions {list(dims)}: set EvolutionConfig.weights")
     missing = [d for d in w if d not in dims]
     if missing: raise PavError(f"ranking weights name dimensions {missing} that the suite does not produce ({list(dims)})")

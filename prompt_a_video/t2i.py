@@ -5,15 +5,11 @@
 # %% ../nbs/70_t2i.ipynb #dabefd63
 from __future__ import annotations
 
-import inspect
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
-
-import numpy as np
 
 from fastcore.basics import patch
 

@@ -86,3 +86,18 @@ def test_budget_report_is_exact(clip):
         assert clip(c.kept, add_special_tokens=False).input_ids[:len(ids) - 1] == ids[:-1]
     assert not b.fits(text) and b.fits("a red fox")
     assert [c.dropped for c in b.report("a red fox")] == ["", ""]
+
+
+def test_eval_on_an_image_target_with_the_image_suite(pav_bin, offline_env, tmp_path):
+    """`pav eval --target tiny-sd --suite image`: pictures scored with NIQE, FIDELITY and SEEN, ranked with the image weights."""
+    out = tmp_path / "eval"
+    r = pav(pav_bin, "eval", "--target", "tiny-sd", "--suite", "image", "--methods", "identity", "--prompts",
+            "paper-vbench-100", "--limit", "2", "--out", str(out), env=offline_env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["weights"] == {"SEEN": 2.0, "FIDELITY": 1.0, "NIQE": -0.1}
+    seen = res["per_prompt"]["identity"]["SEEN"]
+    assert len(seen) == 2 and all(abs(x - 1.0) < 1e-5 for x in seen)       # the original prompt, read whole
+    assert all(x > 0 for x in res["per_prompt"]["identity"]["NIQE"])
+    bad = pav(pav_bin, "score", str(tmp_path / "x.png"), "--prompt", "a cat", "--suite", "image", env=offline_env)
+    assert bad.returncode == 1 and "--suite image" in bad.stderr
