@@ -63,15 +63,20 @@ def test_refine_target_errors(pav_bin, offline_env):
 
 
 def test_generate_tiny_sd_writes_png_and_caches(pav_bin, offline_env, tmp_path):
+    from pathlib import Path
+    from prompt_a_video.t2i import tiny_sd_dir
+    env = dict(offline_env, PAV_CACHE=str(tmp_path / "cache"))       # a fresh picture cache, the shared tiny pipeline
+    (tmp_path / "cache" / "assets").mkdir(parents=True)
+    (tmp_path / "cache" / "assets" / "tiny-sd-v1").symlink_to(Path(tiny_sd_dir()))
     out = tmp_path / "pics"
     args = ("generate", "a red fox in the snow", "a blue boat", "--target", "tiny-sd", "--seed", "3", "--out", str(out))
-    r = pav(pav_bin, *args, env=offline_env)
+    r = pav(pav_bin, *args, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(l) for l in r.stdout.splitlines()]
     assert [p.suffix for p in sorted(out.iterdir())] == [".png", ".png"]
     from PIL import Image
     assert Image.open(rows[0]["path"]).size == (64, 64)
-    again = [json.loads(l) for l in pav(pav_bin, *args, env=offline_env).stdout.splitlines()]
+    again = [json.loads(l) for l in pav(pav_bin, *args, env=env).stdout.splitlines()]
     assert [x["cached"] for x in rows] == [False, False] and [x["cached"] for x in again] == [True, True]
 
 
