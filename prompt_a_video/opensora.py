@@ -432,13 +432,8 @@ def _html_text(s: str) -> str:
     return "".join(p.parts)
 
 def _fix_text(s: str) -> str:
-    try:
-        import ftfy
-        return ftfy.fix_text(s)
-    except ImportError:
-        s = unicodedata.normalize("NFC", s)
-        s = "".join(unicodedata.normalize("NFKC", ch) if 0xFF01 <= ord(ch) <= 0xFF5E else ch for ch in s)
-        return "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    import ftfy                                      # a requirement: the released cleaning starts with ftfy.fix_text
+    return ftfy.fix_text(s)
 
 def _basic_clean(s: str) -> str:
     return html.unescape(html.unescape(_fix_text(s))).strip()
