@@ -9,7 +9,6 @@ import html
 import json
 import math
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
