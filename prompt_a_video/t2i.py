@@ -142,6 +142,17 @@ def usage(self: TokenBudget,
     return max(n / e.max_tokens for e, n in zip(self.encoders, self.counts(text).values()))
 
 @patch
+def fits_all(self: TokenBudget,
+             texts: Sequence[str],  # prompts
+            ) -> list[bool]:
+    "`fits` for many prompts at once: one batched tokenizer call per encoder."
+    ok = [True] * len(texts)
+    for e in self.encoders:
+        ids = self.tokenizers[e.name]([t + e.suffix for t in texts], verbose=False).input_ids
+        ok = [o and len(i) <= e.max_tokens for o, i in zip(ok, ids)]
+    return ok
+
+@patch
 def fits(self: TokenBudget,
          text: str,  # a prompt
         ) -> bool:
@@ -254,6 +265,7 @@ def fit_prompt(text: str,            # a refined prompt
 def budget_stop(budget: TokenBudget,   # the target's budget
                 tok,                   # the booster's tokenizer
                 prefixes: list[str],   # per answer row: text the answer continues (the prefill) or ''
+                every: int = 4,        # check every this many new tokens (an answer may run up to every-1 tokens past the budget)
                ):
     "A stopping criterion that stops each generated answer once its text no longer fits `budget`; `.stopped` says which it stopped."
     import torch
@@ -263,11 +275,16 @@ def budget_stop(budget: TokenBudget,   # the target's budget
         prompt_len, stopped = None, None
         def __call__(self, input_ids, scores, **kw):
             if self.prompt_len is None: self.prompt_len = input_ids.shape[1] - 1     # first call: one new token so far
-            texts = tok.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
-            over = torch.tensor([not budget.fits((p + " " + t.lstrip(" ,")) if p else t) for p, t in zip(prefixes, texts)],
-                                device=input_ids.device)
-            self.stopped = over if self.stopped is None else self.stopped | over
-            return over
+            if self.stopped is None: self.stopped = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
+            if (input_ids.shape[1] - self.prompt_len) % every == 0:
+                todo = (~self.stopped).nonzero().flatten().tolist()             # answers already stopped are not read again
+                if todo:
+                    texts = tok.batch_decode(input_ids[todo, self.prompt_len:], skip_special_tokens=True)
+                    fits = budget.fits_all([(prefixes[i] + " " + t.lstrip(" ,")) if prefixes[i] else t
+                                            for i, t in zip(todo, texts)])
+                    for i, f in zip(todo, fits):
+                        if not f: self.stopped[i] = True
+            return self.stopped.clone()
     return BudgetStop()
 
 # %% ../nbs/70_t2i.ipynb #393879c6
