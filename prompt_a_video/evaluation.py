@@ -214,8 +214,8 @@ def compare_methods(methods: dict,             # method name -> booster or `load
         m["score"] = [_mean([weighted_score(scores[i * len(seeds) + j], weights) for j in range(len(seeds))]) for i in range(len(prompts))]
         m["words"] = [float(len(t.split())) for t in texts]
         try:
-            from prompt_a_video.t2i import token_budget
-            budget = token_budget(generator.target.name)
+            from prompt_a_video.t2i import TokenBudget
+            budget = TokenBudget.for_target(generator.target.name, generator)   # the generator's own tokenizers
             toks, over = generator.count_tokens(texts), [float(not budget.fits(t)) for t in texts]
         except PavError: toks = over = [math.nan] * len(texts)
         m["tokens"] = [float(t) for t in toks]

@@ -112,11 +112,6 @@ class TokenBudget:
         g = generator or VideoGenerator.from_target(t.name, cache=False)
         return cls(t.text_encoders, g.tokenizers(), t.name)
 
-    @property
-    def limit(self) -> int:
-        "The smallest encoder limit (tokens, special tokens included)."
-        return min(e.max_tokens for e in self.encoders)
-
     def __repr__(self):
         return f"TokenBudget({self.name!r}: " + ", ".join(f"{e.name} {e.max_tokens}" for e in self.encoders) + ")"
 
