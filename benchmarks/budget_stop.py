@@ -39,7 +39,7 @@ def main():
     from prompt_a_video.assets import clip_tokenizer_dir
     from prompt_a_video.booster import BoosterPreset, PromptBooster
     from prompt_a_video.evaluation import prompt_set
-    from prompt_a_video.t2i import TokenBudget, budget_stop, token_budget
+    from prompt_a_video.budget import TokenBudget, budget_stop, token_budget
     from prompt_a_video.video import TextEncoder
     with torch.device("cuda"):
         torch.set_default_dtype(torch.bfloat16)
@@ -50,7 +50,7 @@ def main():
     model.generation_config.suppress_tokens = list(range(n_words, 128000))   # only ids that decode to words (same cost in every row)
     booster = PromptBooster(model, tok, BoosterPreset("random Llama-3-8B", None, "paper", max_new_tokens=a.max_new_tokens))
     sd = token_budget("sd-1.5")
-    never = TokenBudget([TextEncoder("CLIP-L", "tokenizer", 10**9)], {"CLIP-L": AutoTokenizer.from_pretrained(clip_tokenizer_dir())})
+    never = TokenBudget([TextEncoder(name="CLIP-L", tokenizer="tokenizer", max_tokens=10**9)], {"CLIP-L": AutoTokenizer.from_pretrained(clip_tokenizer_dir())})
     print(f"{torch.cuda.get_device_name()} | torch {torch.__version__} | Llama-3-8B random weights, bf16, greedy, "
           f"at most {a.max_new_tokens} new tokens | {sd}", flush=True)
     pool = prompt_set("paper-vbench-100")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from prompt_a_video.core import format_table
 from prompt_a_video.benchmarking import IDEFICS2_8B
-from prompt_a_video.rewards.videoscore import VideoScoreModel, videoscore_prompt, _idefics2_pil_processor_cls
+from prompt_a_video.rewards.videoscore import VideoScoreModel, videoscore_prompt, idefics2_pil_processor_cls
 
 
 def timed(fn, n=3):
@@ -30,7 +30,7 @@ def main():
     from transformers import AutoTokenizer, Idefics2Config, Idefics2Processor
     tok = AutoTokenizer.from_pretrained(os.environ["PAV_BENCH_TOKENIZER"])
     size = {"longest_edge": 980, "shortest_edge": 378}
-    pil = Idefics2Processor(image_processor=_idefics2_pil_processor_cls()(do_image_splitting=False, size=size),
+    pil = Idefics2Processor(image_processor=idefics2_pil_processor_cls()(do_image_splitting=False, size=size),
                             tokenizer=tok, image_seq_len=64)
     procs = {"PIL": pil}
     try:

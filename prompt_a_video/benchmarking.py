@@ -17,7 +17,7 @@ from torch import nn
 from .core import PavError, pick_dtype
 from .video import Video, VideoGenerator
 from .rewards.suite import RewardSuite
-from .rewards.videoscore import VideoScoreModel, videoscore_reward, _idefics2_pil_processor_cls
+from .rewards.videoscore import VideoScoreModel, videoscore_reward, idefics2_pil_processor_cls
 from .rewards.aesthetic import aesthetic_reward
 from .rewards.mps import MPSModel, mps_reward
 
@@ -143,7 +143,7 @@ def random_paper_suite(tokenizer_dir: str | Path,  # folder of the Idefics2 (Mis
     "The paper's suite at real sizes with random weights (for benchmarks); `batch_size` videos per forward pass."
     from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, Idefics2Config, Idefics2Processor
     from prompt_a_video.assets import clip_tokenizer_dir
-    Idefics2ImageProcessorPil = _idefics2_pil_processor_cls()
+    Idefics2ImageProcessorPil = idefics2_pil_processor_cls()
     dt = pick_dtype(dtype)
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     ipc = Idefics2ImageProcessorPil

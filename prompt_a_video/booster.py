@@ -14,12 +14,13 @@ from typing import Sequence
 from fastcore.basics import patch
 
 from .core import PavError, pick_device, pick_dtype, seed_everything
+from .budget import complete_sentences, sentence_ends, budget_stop, budget_words, fit_prompt, token_budget
 
 # %% auto #0
 __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
-           'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined', 'sentence_ends',
-           'complete_sentences', 'finish_refined', 'fit_budget', 'PromptBooster', 'adapter_preset', 'validate_negative',
-           'negative_prompts', 'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
+           'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined',
+           'finish_refined', 'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts',
+           'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -78,8 +79,6 @@ def _words(t: str) -> list[str]: return re.findall(r"[A-Za-z']+", t.lower())
 
 # %% ../nbs/50_booster.ipynb #e65b309a
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:new|refined|improved|enhanced|rewritten)?\s*(?:video\s*)?(?:prompt|description)\s*:\s*(?:\*\*)?\s*", re.I)
-_SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s|$)""")
-_CLAUSE_END = re.compile(r"[,;:](?=\s|$)|\s[–—-](?=\s)")      # , ; : or a spaced dash
 
 def _first_paragraph(text: str) -> tuple[str, bool]:
     "The answer's first paragraph after preambles and labels, and whether it runs to the end of `text`."
@@ -99,24 +98,6 @@ def clean_refined(text: str,  # a generated answer, as decoded
     "A generated prompt without chat artefacts: labels, preambles, quotes, markdown, trailing chatter."
     return _tidy(_first_paragraph(text)[0])
 
-def sentence_ends(text: str,  # any text
-                 ) -> list[int]:  # the character offset just after each complete sentence
-    "Where the complete sentences of `text` end: after `.`, `!` or `?` (and closing quotes or brackets), before a space or the end."
-    return [m.end() for m in _SENTENCE_END.finditer(text)]
-
-def complete_sentences(text: str,    # text that may stop mid-sentence
-                       keep: int = 0, # leading characters (a prefilled prompt) never cut into; boundaries inside them do not count
-                      ) -> str:
-    "`text` without an unfinished end: cut after its last complete sentence, else at its last clause boundary (closed with a period), else whole."
-    ends = [e for e in sentence_ends(text) if e > keep]
-    if ends: return text[:ends[-1]]
-    return _to_clause(text, keep) or text
-
-def _to_clause(text: str, keep: int = 0) -> str | None:
-    "`text` cut at its last clause boundary after `keep` characters and closed with a period; None without one."
-    cuts = [m.start() for m in _CLAUSE_END.finditer(text) if m.start() > keep]
-    return text[:cuts[-1]].rstrip() + "." if cuts else None
-
 def finish_refined(raw: str,                    # the decoded new tokens of one generation
                    template: str = "paper",     # 'official': the released boosters' format; any other name is cleaned
                    truncated: bool = False,     # the generation stopped at max_new_tokens, without end-of-sequence
@@ -134,25 +115,6 @@ def finish_refined(raw: str,                    # the decoded new tokens of one 
 def _broken(t: str) -> bool:
     letters = [c for c in t if c.isalpha()]
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
-
-def fit_budget(text: str,     # a refined prompt
-               count_tokens,  # callable: a list of texts -> their token counts (a target's `count_tokens`)
-               budget: int,   # the most tokens `text` may cost
-              ) -> str:
-    "`text` cut so that `count_tokens([text])[0] <= budget`: after the most whole sentences that fit, else in the first one."
-    if count_tokens([text])[0] <= budget: return text
-    ends = [e for e in sentence_ends(text) if e < len(text)]
-    for e in reversed(ends):
-        if count_tokens([text[:e]])[0] <= budget: return text[:e]
-    words = (text[:ends[0]] if ends else text).split()             # not even the first sentence fits
-    lo, hi = 1, len(words)
-    while lo < hi:                              # the longest word prefix that fits
-        mid = (lo + hi + 1) // 2
-        if count_tokens([" ".join(words[:mid])])[0] <= budget: lo = mid
-        else: hi = mid - 1
-    head = " ".join(words[:lo])
-    clause = _to_clause(head)                   # end the fragment at a clause boundary if that fits too
-    return clause if clause and count_tokens([clause])[0] <= budget else head
 
 # %% ../nbs/50_booster.ipynb #3ad71dc9
 class PromptBooster:
@@ -328,7 +290,6 @@ def refine(self: PromptBooster,
             raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
                            f"{limit} including {mnt} new tokens; shorten it")
     if target:
-        from prompt_a_video.t2i import budget_stop, fit_prompt, token_budget
         budget = token_budget(target)
     pre_of = lambda x: prefill_text(x) if p.prefill else ""
     stop_for = lambda chunk: budget_stop(budget, self.tok, [pre_of(x) for x in chunk for _ in range(n)]) if target else None
@@ -457,7 +418,6 @@ def refine(self: ChatRewriteBooster,
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     system = self.instruction
     if target:
-        from prompt_a_video.t2i import budget_words, fit_prompt, token_budget
         budget = token_budget(target)
         system += f" Use at most {budget_words(budget)} words: the model reads no further."
     out = []

@@ -27,7 +27,7 @@ __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS',
            'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
            'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
            'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts', 'content_key',
-           'derive_seed', 'pick_device', 'pick_dtype', 'format_table', 'short_path', 'human_size']
+           'derive_seed', 'pick_device', 'pick_dtype', 'import_dotted', 'format_table', 'short_path', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -375,6 +375,16 @@ def pick_dtype(dtype: Any = "auto",  # a name ('bf16', 'fp16', 'fp32', 'torch.fl
     name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if name is None: raise PavError(f"unknown dtype {dtype!r}; use one of 'auto', {sorted(set(_DTYPES))}")
     return getattr(torch, name)
+
+# %% ../nbs/00_core.ipynb #697d6df5
+def import_dotted(path: str,  # "package.module.name"
+                 ):
+    "The object `name` of module `package.module`, imported now; a clear error names what is missing."
+    import importlib
+    mod, _, attr = path.rpartition(".")
+    try: return getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise PavError(f"cannot import {path!r}: {e}; check the dotted path (package.module.name)") from None
 
 # %% ../nbs/00_core.ipynb #b80ed043
 def format_table(rows: list[Mapping[str, Any]],  # one dict per row; missing cells print empty

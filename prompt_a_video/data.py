@@ -18,12 +18,12 @@ from .core import (PavError, Config, RankingConfig, Scores, DIMENSIONS, register
 from .booster import booster_messages, TEMPLATES
 
 # %% auto #0
-__all__ = ['pairs_dataset', 'SFTDataConfig', 'best_pair', 'select_sft_pairs', 'filter_report', 'build_sft_pairs',
+__all__ = ['norm_prompt', 'pairs_dataset', 'SFTDataConfig', 'best_pair', 'select_sft_pairs', 'filter_report', 'build_sft_pairs',
            'load_released_sft_json', 'DPODataConfig', 'group_triples', 'select_dpo_triples', 'sft_prompts',
            'check_disjoint', 'build_dpo_triples', 'triples_dataset', 'load_triples_json']
 
 # %% ../nbs/40_data.ipynb #1f69ab99
-def _norm(t: str) -> str: return re.sub(r"\s+", " ", t.strip().lower())
+def norm_prompt(t: str) -> str: return re.sub(r"\s+", " ", t.strip().lower())
 
 def pairs_dataset(pairs: Sequence[tuple[str, str]],  # (original, refined) prompt pairs
                   template: str = "official",          # booster template: 'official' (released boosters) or 'paper'
@@ -81,7 +81,7 @@ def select_sft_pairs(sources: Sequence[Sequence[dict]],  # per source prompt, it
         o, r, so, sr = got
         if cfg.min_gain is not None and not sr - so > cfg.min_gain: counts["no_gain"] += 1; continue
         if cfg.max_words is not None and len(r.split()) > cfg.max_words: counts["too_long"] += 1; continue
-        k = _norm(o) if cfg.dedupe else len(best)
+        k = norm_prompt(o) if cfg.dedupe else len(best)
         if k in best:
             counts["duplicate"] += 1
             if sr > best[k][2]: best[k] = (o, r, sr)
@@ -89,15 +89,15 @@ def select_sft_pairs(sources: Sequence[Sequence[dict]],  # per source prompt, it
         best[k] = (o, r, sr)
     pairs, seen = [], set()
     for o, r, _ in best.values():
-        if cfg.dedupe and _norm(r) in seen: counts["duplicate"] += 1; continue
-        seen.add(_norm(r)); pairs.append((o, r))
+        if cfg.dedupe and norm_prompt(r) in seen: counts["duplicate"] += 1; continue
+        seen.add(norm_prompt(r)); pairs.append((o, r))
     counts["kept"] = len(pairs)
     return pairs, counts
 
 # %% ../nbs/40_data.ipynb #f40b0c45
 def _run_sources(run_dir: str | Path) -> list[list[dict]]:
     "Every source's candidate rows in an evolution run folder."
-    from prompt_a_video.evolution import RunStore
+    from prompt_a_video.runstore import RunStore
     db = Path(run_dir) / "run.sqlite"
     if not db.is_file(): raise PavError(f"{run_dir} holds no evolution run (no run.sqlite); give the --out folder of `pav evolve`")
     store = RunStore(db)
@@ -137,7 +137,7 @@ def load_released_sft_json(path: str | Path,          # a JSON list of [original
     if dedupe:
         seen, keep = set(), []
         for pr in data:
-            k = _norm(pr[0]) if isinstance(pr, (list, tuple)) and pr and isinstance(pr[0], str) else id(pr)
+            k = norm_prompt(pr[0]) if isinstance(pr, (list, tuple)) and pr and isinstance(pr[0], str) else id(pr)
             if k not in seen: seen.add(k); keep.append(pr)
         data = keep
     return pairs_dataset([tuple(p) if isinstance(p, list) else p for p in data], template)
@@ -187,7 +187,7 @@ def group_triples(prompt: str,                            # the source prompt
         if not rej: counts["no_rejected_by_margin"] += 1; continue
         if max_words is not None and len(texts[c].split()) > max_words: counts["chosen_too_long"] += len(rej); continue
         for r in rej:
-            if _norm(texts[r]) == _norm(texts[c]): counts["chosen_equals_rejected"] += 1; continue
+            if norm_prompt(texts[r]) == norm_prompt(texts[c]): counts["chosen_equals_rejected"] += 1; continue
             out.append({"prompt": prompt, "chosen": texts[c], "rejected": texts[r],
                         "chosen_key": keys[c], "rejected_key": keys[r]})
     counts["triples"] += len(out)
@@ -250,14 +250,14 @@ def sft_prompts(source,  # an SFT output folder, a Dataset with an `original` co
         if not f.is_file(): raise PavError(f"{source} has no train_prompts.json: pass the SFT output folder or the prompts")
         source = json.loads(f.read_text())
     elif hasattr(source, "column_names"): source = source["original"]
-    return {_norm(p) for p in source}
+    return {norm_prompt(p) for p in source}
 
 def check_disjoint(prompts: Sequence[str],  # the DPO source prompts
                    exclude,                  # the SFT prompts: a folder, a Dataset or a list (see `sft_prompts`)
                    ):
     "Raise if any DPO source prompt was an SFT prompt."
     seen = sft_prompts(exclude)
-    clash = [p for p in prompts if _norm(p) in seen]
+    clash = [p for p in prompts if norm_prompt(p) in seen]
     if clash:
         raise PavError(f"{len(clash)} DPO prompt(s) were also SFT prompts (e.g. {clash[0]!r}); DPO needs new prompts: "
                        "remove them or use another prompt set")
@@ -311,7 +311,7 @@ def triples_dataset(triples: Sequence[dict],  # dicts with prompt, chosen, rejec
                                    "sample more prompts or relax the thresholds")
     rows = []
     for i, t in enumerate(triples):
-        if _norm(t["chosen"]) == _norm(t["rejected"]):
+        if norm_prompt(t["chosen"]) == norm_prompt(t["rejected"]):
             raise PavError(f"triple {i} has the same chosen and rejected prompt ({t['chosen']!r}); DPO cannot learn from it")
         if not t["prompt"].strip() or not t["chosen"].strip() or not t["rejected"].strip():
             raise PavError(f"triple {i} has a blank field: {t!r}")

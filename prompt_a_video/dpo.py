@@ -15,7 +15,7 @@ from typing import Sequence
 from .core import PavError, Config, register_preset, atomic_write, short_path
 from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerprint, save_booster, model_card,
                                 load_base, _kill_callback)
-from .data import triples_dataset, load_triples_json, sft_prompts, _norm
+from .data import triples_dataset, load_triples_json, sft_prompts, norm_prompt
 
 # %% auto #0
 __all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'shared_dataset', 'train_dpo',
@@ -203,7 +203,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     ds = _triples(triples, info["template"])
     if len(ds) == 0: raise PavError("the DPO data set is empty")
     seen = sft_prompts(sft_dir) if (Path(sft_dir) / "train_prompts.json").is_file() else set()
-    clash = [p for p in (ds["original"] if "original" in ds.column_names else []) if _norm(p) in seen]
+    clash = [p for p in (ds["original"] if "original" in ds.column_names else []) if norm_prompt(p) in seen]
     if clash: raise PavError(f"{len(clash)} DPO triple prompt(s) were SFT prompts (e.g. {clash[0]!r}); DPO needs new prompts")
     spec = {"kind": "dpo", "recipe": recipe.to_dict(), "data": data_fingerprint(ds), "sft": str(Path(sft_dir).resolve())}
     if (out / "booster.json").is_file() and (out / "run.json").is_file():
@@ -258,7 +258,7 @@ def builtin_triples(n: int = 16,           # how many triples
     "Deterministic (prompt, chosen, rejected) triples on prompts the SFT booster has not seen."
     from prompt_a_video.sft import builtin_pairs
     seen = sft_prompts(exclude)
-    pool = [(o, r) for o, r in builtin_pairs(n + len(seen) + 50, seed=1) if _norm(o) not in seen][:n]
+    pool = [(o, r) for o, r in builtin_pairs(n + len(seen) + 50, seed=1) if norm_prompt(o) not in seen][:n]
     return [{"prompt": o, "chosen": r, "rejected": o[0].upper() + o[1:].rstrip(".") + "."} for o, r in pool]
 
 # %% ../nbs/42_dpo.ipynb #46226678

@@ -123,7 +123,7 @@ def refine_fitted(booster,                   # anything with `refine(prompts)`; 
     if target and not as_is and "target" in params: kw["target"] = target
     out = booster.refine(list(prompts), **kw)
     if target and not as_is:
-        from prompt_a_video.t2i import fit_prompt, token_budget
+        from prompt_a_video.budget import fit_prompt, token_budget
         b = token_budget(target)
         out = [[fit_prompt(x, p, b) for x in r] for p, r in zip(prompts, out)]
     return out
@@ -214,7 +214,7 @@ def compare_methods(methods: dict,             # method name -> booster or `load
         m["score"] = [_mean([weighted_score(scores[i * len(seeds) + j], weights) for j in range(len(seeds))]) for i in range(len(prompts))]
         m["words"] = [float(len(t.split())) for t in texts]
         try:
-            from prompt_a_video.t2i import TokenBudget
+            from prompt_a_video.budget import TokenBudget
             budget = TokenBudget.for_target(generator.target.name, generator)   # the generator's own tokenizers
             toks, over = generator.count_tokens(texts), [float(not budget.fits(t)) for t in texts]
         except PavError: toks = over = [math.nan] * len(texts)

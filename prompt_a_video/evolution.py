@@ -21,12 +21,13 @@ from fastcore.basics import patch
 from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
 from .booster import booster_messages, prefill_text
 from .llm import ChatError, ChatReply
+from .runstore import RunStore
 from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
            'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'EvolutionConfig', 'ranking_weights', 'keep_source', 'dimension_legend',
-           'format_history', 'operator_messages', 'parse_candidates', 'RunStore', 'Step', 'parsed_prompts', 'next_step',
+           'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts', 'next_step',
            'Evolution']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
@@ -243,170 +244,6 @@ def parse_candidates(reply: str,                      # the operator's reply tex
     if len(out) > n: why["extra"] += len(out) - n; out = out[:n]
     if len(out) < n: why["too_few"] += 1
     return done()
-
-# %% ../nbs/31_evolution.ipynb #8a5dc70d
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS sources(id INTEGER PRIMARY KEY, prompt TEXT UNIQUE, status TEXT DEFAULT 'active');
-CREATE TABLE IF NOT EXISTS llm_calls(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, ask INTEGER,
-    seed INTEGER, request TEXT, reply TEXT, error TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-    cost REAL, seconds REAL, created REAL, parsed TEXT, UNIQUE(source_id, iteration, ask));
-CREATE TABLE IF NOT EXISTS candidates(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, idx INTEGER,
-    text TEXT, seed INTEGER, video_key TEXT, video_path TEXT, scores TEXT, score REAL, failed INTEGER,
-    rendered INTEGER, render_seconds REAL, score_seconds REAL, created REAL, scored_at REAL,
-    UNIQUE(source_id, iteration, idx));
-CREATE TABLE IF NOT EXISTS faults(kind TEXT PRIMARY KEY, n INTEGER);
-"""
-
-class RunStore:
-    "SQLite (WAL) record of a prompt-evolution run."
-    def __init__(self, path: str | Path  # the SQLite file (e.g. `run_dir/run.sqlite`); created with its folder, or reopened to resume
-                ):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL"); self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        self.db.row_factory = sqlite3.Row
-
-    def _q(self, sql, *args): return self.db.execute(sql, args).fetchall()
-    def _rows(self, table: str, order: str, sid: int, it: int | None) -> list[dict]:
-        "Rows of `table` for source `sid` (and iteration `it`, if given), as dicts in `order`."
-        extra, args = ("", (sid,)) if it is None else (" AND iteration=?", (sid, it))
-        return [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE source_id=?{extra} ORDER BY {order}", *args)]
-    def _x(self, sql, *args):
-        with self.db: return self.db.execute(sql, args)
-    def close(self): self.db.close()
-
-# %% ../nbs/31_evolution.ipynb #6cc2535f
-@patch
-def get_meta(self: RunStore,
-             key: str,      # setting name, e.g. 'settings' or 'seconds'
-             default=None   # returned when `key` was never set
-            ):
-    "The JSON value stored under `key`, or `default`."
-    r = self._q("SELECT value FROM meta WHERE key=?", key)
-    return json.loads(r[0][0]) if r else default
-
-@patch
-def set_meta(self: RunStore,
-             key: str,  # setting name, e.g. 'settings' or 'seconds'
-             value      # any JSON-serialisable value; replaces the stored one
-            ):
-    self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
-
-@patch
-def source_id(self: RunStore,
-              prompt: str  # the source prompt, matched exactly (`Evolution.run` strips surrounding spaces first)
-             ) -> int:
-    "The id of source prompt `prompt`, added if new."
-    self._x("INSERT OR IGNORE INTO sources(prompt) VALUES (?)", prompt)
-    return self._q("SELECT id FROM sources WHERE prompt=?", prompt)[0][0]
-
-@patch
-def source_ids(self: RunStore) -> list[int]: return [r[0] for r in self._q("SELECT id FROM sources ORDER BY id")]
-
-@patch
-def status(self: RunStore,
-           sid: int    # a source id from `source_id`
-          ) -> str:    # 'active' or 'stalled'
-    return self._q("SELECT status FROM sources WHERE id=?", sid)[0][0]
-
-@patch
-def set_status(self: RunStore,
-               sid: int,     # a source id from `source_id`
-               status: str   # 'active', or 'stalled' (asks ran out: the source is evolved no further)
-              ):
-    self._x("UPDATE sources SET status=? WHERE id=?", status, sid)
-
-# %% ../nbs/31_evolution.ipynb #25c04cc9
-@patch
-def candidates(self: RunStore,
-               sid: int,              # a source id from `source_id`
-               it: int | None = None  # round, 0 for the original; None: every round
-              ) -> list[dict]:        # `candidates` rows; `scores` is None until the round is scored
-    "Candidates of source `sid` (of iteration `it` only, if given), in order."
-    return self._rows("candidates", "iteration, idx", sid, it)
-
-@patch
-def add_candidates(self: RunStore,
-                   sid: int,               # a source id from `source_id`
-                   it: int,                # round, 0 for the original
-                   texts: Sequence[str],   # the round's prompts; a prompt's position is its `idx`
-                   seeds: Sequence[int]    # one video seed per prompt
-                  ):
-    "Write round `it` of source `sid` (once: a second write of the same round changes nothing)."
-    with self.db:
-        for i, (t, sd) in enumerate(zip(texts, seeds)):
-            self.db.execute("INSERT OR IGNORE INTO candidates(source_id, iteration, idx, text, seed, created) "
-                            "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, time.time()))
-
-@patch
-def save_scores(self: RunStore,
-                results: Sequence[dict]  # per candidate: `id` (its row id) and any of the score columns; absent ones become NULL
-               ):
-    "Store the scores of several candidates in one transaction (keys: id, video_key, scores, score, failed, rendered, ...)."
-    cols = ("video_key", "video_path", "scores", "score", "failed", "rendered", "render_seconds", "score_seconds")
-    with self.db:
-        for r in results:
-            self.db.execute(f"UPDATE candidates SET {', '.join(c + '=?' for c in cols)}, scored_at=? WHERE id=?",
-                            (*[r.get(c) for c in cols], time.time(), r["id"]))
-
-# %% ../nbs/31_evolution.ipynb #53dbf06a
-@patch
-def calls(self: RunStore,
-          sid: int,              # a source id from `source_id`
-          it: int | None = None  # round the calls were made for (1 and up); None: every round
-         ) -> list[dict]:        # `llm_calls` rows; `parsed` is a JSON list, or None for a failed call
-    "Operator calls of source `sid` (of iteration `it` only, if given), in order."
-    return self._rows("llm_calls", "iteration, ask", sid, it)
-
-@patch
-def add_call(self: RunStore,
-             call: dict,      # column -> value of one `llm_calls` row; (source_id, iteration, ask) identify it
-             faults: Counter  # fault kind -> count to add; not added when the call was already stored
-            ):
-    "Store one operator call (columns of `llm_calls`) and add `faults` to the counts, in one transaction."
-    with self.db:
-        cur = self.db.execute(f"INSERT OR IGNORE INTO llm_calls({', '.join(call)}) VALUES ({', '.join('?' * len(call))})",
-                              tuple(call.values()))
-        if cur.rowcount:                    # a call stored twice (cannot happen, but never count twice)
-            for k, n in faults.items():
-                if n: self.db.execute("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", (k, n, n))
-
-@patch
-def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
-
-# %% ../nbs/31_evolution.ipynb #27858eff
-@patch
-def rounds_done(self: RunStore,
-                sids: Sequence[int],  # source ids to count over
-                iterations: int       # rounds after the original (`cfg.iterations`): a stalled source's missing rounds count as done
-               ) -> int:
-    "Rounds finished over `sids` (a stalled source counts as finished), for the progress bar."
-    n = 0
-    for sid in sids:
-        rows = self._q("SELECT iteration, MIN(scores IS NOT NULL) AS ok FROM candidates WHERE source_id=? GROUP BY iteration", sid)
-        n += sum(r["ok"] for r in rows)
-        if self.status(sid) == "stalled": n += iterations + 1 - len(rows)
-    return n
-
-@patch
-def totals(self: RunStore,
-           sids: Sequence[int] | None = None  # source ids to count over; None or empty: all sources
-          ) -> dict:
-    "Counts and sums over the candidates and operator calls of `sids` (default: all sources)."
-    where = f"WHERE source_id IN ({','.join(str(int(s)) for s in sids)})" if sids else ""
-    c = self._q(f"SELECT COUNT(*) n, SUM(rendered) r, SUM(failed) f, SUM(render_seconds) rs, SUM(score_seconds) ss "
-                f"FROM candidates {where} {'AND' if where else 'WHERE'} scores IS NOT NULL")[0]
-    l = self._q(f"SELECT COUNT(*) n, SUM(error IS NOT NULL) e, SUM(prompt_tokens) pt, SUM(completion_tokens) ct, "
-                f"SUM(cost) cost FROM llm_calls {where}")[0]
-    srcs = self._q(f"SELECT status, COUNT(*) n FROM sources {where.replace('source_id', 'id')} GROUP BY status")
-    return {"sources": {r["status"]: r["n"] for r in srcs}, "candidates": c["n"], "videos_rendered": c["r"] or 0,
-            "videos_reused": (c["n"] or 0) - (c["r"] or 0), "failed_candidates": c["f"] or 0,
-            "llm_calls": l["n"], "llm_failed_calls": l["e"] or 0, "prompt_tokens": l["pt"] or 0,
-            "completion_tokens": l["ct"] or 0, "cost_usd": round(l["cost"] or 0.0, 4),
-            "render_seconds": round(c["rs"] or 0.0, 1), "score_seconds": round(c["ss"] or 0.0, 1)}
 
 # %% ../nbs/31_evolution.ipynb #7bc41e9e
 @dataclass

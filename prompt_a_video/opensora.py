@@ -25,7 +25,7 @@ __all__ = ['RELEASED', 'STDiT3Config', 'RMSNorm', 'Mlp', 'RotaryEmbedding', 'Att
            'TimestepEmbedder', 'CaptionEmbedder', 'pos_embed_2d', 'STDiT3Block', 'T2IFinalLayer', 'PatchEmbed3D',
            'STDiT3', 'released_keys', 'load_safetensors', 'randomize_', 'clean_caption', 'opensora_prompt',
            'encode_prompts', 'guidance_inputs', 'timestep_transform', 'rflow_timesteps', 'rflow_step', 'rflow_sample',
-           'RFlowScheduler', 'OpenSoraPipeline', 'OpenSoraOutput', 'build_tiny_opensora']
+           'RFlowScheduler', 'OpenSoraPipeline', 'OpenSoraOutput', 'build_tiny_opensora', 'tiny_opensora_dir']
 
 # %% ../nbs/12_opensora.ipynb #8a742f72
 @dataclass
@@ -707,10 +707,10 @@ def build_tiny_opensora(out: Path,   # folder to write transformer/ vae/ text_en
                        ):
     "Write a tiny random Open-Sora 1.2 pipeline (released layout and key names, scaled-down shapes)."
     from transformers import T5Config, T5EncoderModel
-    from prompt_a_video.assets import _build_t5_tokenizer
+    from prompt_a_video.assets import build_t5_tokenizer
     from prompt_a_video.opensora_vae import build_tiny_opensora_vae
     out = Path(out)
-    tok = _build_t5_tokenizer()
+    tok = build_t5_tokenizer()
     tok.model_max_length = 300
     tok.save_pretrained(out / "tokenizer")
     with torch.random.fork_rng():
@@ -721,5 +721,8 @@ def build_tiny_opensora(out: Path,   # folder to write transformer/ vae/ text_en
     build_tiny_opensora_vae(out / "vae", seed=seed)
     (out / "opensora_pipeline.json").write_text(json.dumps({"_class_name": "OpenSoraPipeline", "version": "1.2"}))
 
-# %% ../nbs/12_opensora.ipynb #4194aa28
-import prompt_a_video.opensora_targets  # noqa: F401 -- registers the targets and the asset
+# %% ../nbs/12_opensora.ipynb #47418d4d
+def tiny_opensora_dir() -> Path:
+    "Folder of the tiny random Open-Sora 1.2 pipeline (loads with `OpenSoraPipeline.from_pretrained`)."
+    from prompt_a_video.assets import built_asset
+    return built_asset("tiny-opensora-v1", build_tiny_opensora, "the tiny Open-Sora 1.2 pipeline")

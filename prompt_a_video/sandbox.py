@@ -16,8 +16,8 @@ from .core import Dimension, register_dimension
 
 # %% auto #0
 __all__ = ['SANDBOX_COLOURS', 'SANDBOX_MOTION', 'SANDBOX_CAMERA', 'SANDBOX_LIGHT', 'SANDBOX_DETAIL', 'SANDBOX_STEADY',
-           'SANDBOX_WEIGHTS', 'sandbox_scene', 'render_sandbox', 'SandboxPipeline', 'register_sandbox_target',
-           'colourfulness', 'sandbox_alignment', 'sandbox_suite']
+           'SANDBOX_WEIGHTS', 'sandbox_scene', 'render_sandbox', 'SandboxPipeline', 'colourfulness',
+           'sandbox_alignment', 'sandbox_suite']
 
 # %% ../nbs/13_sandbox.ipynb #3f6a8fcd
 SANDBOX_COLOURS = {"red": (214, 48, 49), "orange": (230, 126, 34), "yellow": (241, 196, 15), "green": (39, 174, 96),
@@ -101,7 +101,6 @@ def render_sandbox(prompt: str,          # the text to draw
 # %% ../nbs/13_sandbox.ipynb #b18fbcc1
 class SandboxPipeline:
     "The sandbox renderer behind a diffusers-like pipeline interface."
-    weightless = True    # `VideoGenerator` loads it without a checkpoint
     def __init__(self, tokenizer=None):  # a tokenizer for `count_tokens` (CLIP's, from the offline assets)
         self.tokenizer, self.scheduler, self.transformer = tokenizer, None, SimpleNamespace()
 
@@ -124,14 +123,6 @@ class SandboxPipeline:
         frames = [render_sandbox(p, s, num_frames, height, width).astype(np.float32) / 255 for p, s in zip(prompts, seeds)]
         return SimpleNamespace(frames=frames)
 
-def register_sandbox_target():
-    "Add the `sandbox` target to the video targets (done on import)."
-    from prompt_a_video.video import TARGETS, Target, TextEncoder
-    TARGETS["sandbox"] = Target("sandbox", "sandbox-v3", "prompt_a_video.sandbox.SandboxPipeline", 9, 64, 64, 1, 1.0, 8, "fp32",
-                                (TextEncoder("CLIP", "tokenizer", 226),), frame_rule=(8, 1), negative_prompt=False,
-                                notes="a procedural renderer for offline demonstrations, not a video model")
-
-register_sandbox_target()
 
 # %% ../nbs/13_sandbox.ipynb #dc8a9b9a
 register_dimension(Dimension("ALIGN", "the original prompt's subjects, colours and motion the sandbox drew, less half the share "

@@ -14,32 +14,13 @@ from typing import Sequence
 from fastcore.basics import patch
 
 from .core import PavError, Dimension, register_dimension
-from .video import TARGETS, Target, TextEncoder, VideoGenerator, get_target
+from .targets import TARGETS, Target, TextEncoder, get_target, target_tokenizers
+from .video import VideoGenerator
 
 # %% auto #0
-__all__ = ['IMAGE_TARGETS', 'IMAGE_WEIGHTS', 'IMAGE_PAPER_WEIGHTS', 'SDXL_UNET', 'SD15_UNET', 'SD_VAE', 'CLIP_L_TEXT',
-           'CLIP_G_TEXT', 'FLUX_TRANSFORMER', 'T5_XXL', 'tiny_sd_dir', 'register_image_targets', 'EncoderCut',
-           'TokenBudget', 'token_budget', 'prompt_units', 'join_units', 'compress_prompt', 'fit_prompt', 'budget_stop',
-           'budget_words', 'AsIs', 'seen_text', 'image_rewards', 'image_suite', 'random_image_pipeline']
-
-# %% ../nbs/70_t2i.ipynb #69511500
-_CLIP_L = TextEncoder("CLIP-L", "tokenizer", 77, offline="asset:clip-tokenizer")
-_CLIP_G = TextEncoder("OpenCLIP-bigG", "tokenizer_2", 77, offline="asset:clip-tokenizer")   # same BPE as CLIP-L
-_T5_256 = TextEncoder("T5-XXL", "tokenizer_2", 256, offline="asset:t5-tokenizer")
-
-IMAGE_TARGETS = [
-    Target("sd-1.5", "stable-diffusion-v1-5/stable-diffusion-v1-5", "StableDiffusionPipeline", 1, 512, 512, 50, 7.5, 1,
-           "fp16", (_CLIP_L,), size_multiple=8, frame_rule=(1, 0), max_frames=1, kind="image"),
-    Target("sdxl", "stabilityai/stable-diffusion-xl-base-1.0", "StableDiffusionXLPipeline", 1, 1024, 1024, 50, 5.0, 1,
-           "fp16", (_CLIP_L, _CLIP_G), size_multiple=8, frame_rule=(1, 0), max_frames=1, kind="image"),
-    Target("flux-schnell", "black-forest-labs/FLUX.1-schnell", "FluxPipeline", 1, 1024, 1024, 4, 0.0, 1, "bf16",
-           (_CLIP_L, _T5_256), size_multiple=16, frame_rule=(1, 0), max_frames=1, negative_prompt=False,
-           call_kwargs={"max_sequence_length": 256}, kind="image",
-           notes="guidance-distilled: no classifier-free guidance, so no negative prompt"),
-    Target("tiny-sd", "asset:tiny-sd", "StableDiffusionPipeline", 1, 64, 64, 4, 7.5, 1, "fp32",
-           (TextEncoder("CLIP-L", "tokenizer", 77),), size_multiple=8, frame_rule=(1, 0), max_frames=1, kind="image",
-           notes="tiny random Stable Diffusion with the real CLIP tokenizer, for tests; offline"),
-]
+__all__ = ['IMAGE_WEIGHTS', 'IMAGE_PAPER_WEIGHTS', 'SDXL_UNET', 'SD15_UNET', 'SD_VAE', 'CLIP_L_TEXT', 'CLIP_G_TEXT',
+           'FLUX_TRANSFORMER', 'T5_XXL', 'tiny_sd_dir', 'AsIs', 'seen_text', 'image_rewards', 'image_suite',
+           'random_image_pipeline']
 
 # %% ../nbs/70_t2i.ipynb #8b88904b
 def _build_tiny_sd(out: Path):
@@ -65,228 +46,9 @@ def _build_tiny_sd(out: Path):
 
 def tiny_sd_dir() -> Path:
     "Folder of a tiny random Stable Diffusion pipeline with the real CLIP tokenizer (loads with `StableDiffusionPipeline.from_pretrained`)."
-    from prompt_a_video.assets import _built
-    return _built("tiny-sd-v1", _build_tiny_sd, "the tiny Stable Diffusion pipeline")
+    from prompt_a_video.assets import built_asset
+    return built_asset("tiny-sd-v1", _build_tiny_sd, "the tiny Stable Diffusion pipeline")
 
-def register_image_targets():
-    "Add the image targets to `TARGETS` and the tiny pipeline to the offline assets (done on import)."
-    from prompt_a_video.assets import ASSETS, Asset, OPEN_CLIP_REQ
-    for t in IMAGE_TARGETS: TARGETS[t.name] = t
-    ASSETS["tiny-sd"] = Asset("tiny-sd", "tiny random Stable Diffusion with the real CLIP tokenizer", tiny_sd_dir,
-                              OPEN_CLIP_REQ, "open_clip", "tiny-sd-v1")
-
-register_image_targets()
-
-# %% ../nbs/70_t2i.ipynb #e8144993
-@dataclass(frozen=True)
-class EncoderCut:
-    "What one text encoder reads of a prompt and what it drops."
-    encoder: str   # the encoder's name, e.g. 'CLIP-L'
-    limit: int     # tokens it reads, special tokens included
-    tokens: int    # tokens the prompt costs in it, special tokens included
-    kept: str      # the prompt up to the first token past the limit
-    dropped: str   # the rest, which the model never sees ('' when the prompt fits); kept + dropped == prompt
-
-    @property
-    def fits(self) -> bool: return self.tokens <= self.limit
-
-# %% ../nbs/70_t2i.ipynb #c10be564
-class TokenBudget:
-    "A target's text encoders with their real tokenizers: token counts, fits, and exactly what each encoder drops."
-    def __init__(self,
-                 encoders: Sequence[TextEncoder],  # the target's text encoders, in its order
-                 tokenizers: dict,                 # encoder name -> its tokenizer (a fast tokenizer: offsets are needed)
-                 name: str = "",                   # the target's name, for messages
-                ):
-        self.encoders, self.tokenizers, self.name = tuple(encoders), dict(tokenizers), name
-        missing = [e.name for e in self.encoders if e.name not in self.tokenizers]
-        if missing: raise PavError(f"no tokenizer for encoder(s) {missing} of {name or 'the target'}")
-        self.special = {e.name: len(self.tokenizers[e.name]("").input_ids) for e in self.encoders}
-
-    @classmethod
-    def for_target(cls, target: str | Target,  # a `TARGETS` key or a `Target`
-                   generator: VideoGenerator | None = None,  # reuse its tokenizers (and its loaded pipeline's)
-                  ) -> "TokenBudget":
-        "The budget of a registered target, with the tokenizers its pipeline uses (or their offline twins)."
-        t = get_target(target)
-        g = generator or VideoGenerator.from_target(t.name, cache=False)
-        return cls(t.text_encoders, g.tokenizers(), t.name)
-
-    def __repr__(self):
-        return f"TokenBudget({self.name!r}: " + ", ".join(f"{e.name} {e.max_tokens}" for e in self.encoders) + ")"
-
-@lru_cache(maxsize=16)
-def token_budget(target: str,  # a `TARGETS` key
-                ) -> TokenBudget:
-    "The `TokenBudget` of a registered target, built once per process."
-    return TokenBudget.for_target(target)
-
-# %% ../nbs/70_t2i.ipynb #cad09a36
-@patch
-def counts(self: TokenBudget,
-           text: str,  # a prompt
-          ) -> dict:   # encoder name -> tokens, special tokens included
-    "Tokens `text` costs in each encoder."
-    return {e.name: len(self.tokenizers[e.name](text + e.suffix, verbose=False).input_ids) for e in self.encoders}
-
-@patch
-def usage(self: TokenBudget,
-          text: str,  # a prompt
-         ) -> float:
-    "The largest share of an encoder's limit that `text` uses (1.0: exactly full; above 1: truncated)."
-    return max(n / e.max_tokens for e, n in zip(self.encoders, self.counts(text).values()))
-
-@patch
-def fits_all(self: TokenBudget,
-             texts: Sequence[str],  # prompts
-            ) -> list[bool]:
-    "`fits` for many prompts at once: one batched tokenizer call per encoder."
-    ok = [True] * len(texts)
-    for e in self.encoders:
-        ids = self.tokenizers[e.name]([t + e.suffix for t in texts], verbose=False).input_ids
-        ok = [o and len(i) <= e.max_tokens for o, i in zip(ok, ids)]
-    return ok
-
-@patch
-def fits(self: TokenBudget,
-         text: str,  # a prompt
-        ) -> bool:
-    "Whether every encoder reads all of `text`."
-    return all(n <= e.max_tokens for e, n in zip(self.encoders, self.counts(text).values()))
-
-# %% ../nbs/70_t2i.ipynb #9841b5c2
-@patch
-def report(self: TokenBudget,
-           text: str,  # a prompt
-          ) -> list[EncoderCut]:
-    "For each encoder, what it reads of `text` and exactly what it drops."
-    out = []
-    for e in self.encoders:
-        tok = self.tokenizers[e.name]
-        enc = tok(text + e.suffix, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-        n, room = len(enc.input_ids), e.max_tokens - self.special[e.name]
-        cut = len(text) if n <= room else min(enc.offset_mapping[room][0], len(text))   # the pipeline's suffix goes first
-        out.append(EncoderCut(e.name, e.max_tokens, n + self.special[e.name], text[:cut], text[cut:]))
-    return out
-
-# %% ../nbs/70_t2i.ipynb #e9dd6cce
-_CLAUSE = re.compile(r"[,;:](?=\s|$)|\s[–—-](?=\s)")
-
-@dataclass
-class _Sentence:
-    phrases: list[str]   # the clause-level pieces, without their delimiters
-    delims: list[str]    # the delimiter after each phrase but the last (',' ';' ':' ' -')
-    end: str             # the sentence's closing punctuation ('' for an unfinished sentence)
-
-def prompt_units(text: str,  # a prompt
-                ) -> list[_Sentence]:
-    "`text` as sentences of phrases: split after `.`, `!`, `?` and at clause boundaries, never inside a word."
-    from prompt_a_video.booster import sentence_ends
-    out, start = [], 0
-    for e in [*sentence_ends(text), len(text)]:
-        s = text[start:e].strip()
-        start = e
-        if not s: continue
-        m = re.search(r"""[.!?]+["'”’)\]]*$""", s)
-        body, end = (s[:m.start()], m.group()) if m else (s, "")
-        phrases, delims, at = [], [], 0
-        for c in _CLAUSE.finditer(body):
-            phrases.append(body[at:c.start()].strip()); delims.append(c.group().strip()); at = c.end()
-        phrases.append(body[at:].strip())
-        keep = [i for i, p in enumerate(phrases) if p]
-        out.append(_Sentence([phrases[i] for i in keep], [delims[i] if i < len(delims) else "," for i in keep][:-1] , end))
-    return out
-
-def join_units(sents: Sequence[_Sentence],  # from `prompt_units`
-               keep: set | None = None,     # (sentence, phrase) index pairs to keep; None: all
-              ) -> str:
-    "The prompt made of the kept phrases: each kept sentence closed with its own punctuation (a period if it had none)."
-    out = []
-    for i, s in enumerate(sents):
-        idx = [j for j in range(len(s.phrases)) if keep is None or (i, j) in keep]
-        if not idx: continue
-        t = s.phrases[idx[0]]
-        for a, b in zip(idx, idx[1:]):          # the delimiter that followed phrase a now joins it to phrase b
-            d = s.delims[a]
-            t += (f" {d} " if d in ("-", "–", "—") else f"{d} ") + s.phrases[b]
-        if idx[0] != 0 and s.phrases[0][:1].isupper(): t = t[:1].upper() + t[1:]
-        out.append(t + (s.end or "."))
-    return " ".join(out)
-
-# %% ../nbs/70_t2i.ipynb #34a73ccf
-def _similarity(original: str, texts: list[str]) -> list[float]:
-    from prompt_a_video.assets import embed_sentences
-    e = embed_sentences([original, *texts], batch_size=64)
-    return (e[1:] @ e[0]).tolist()
-
-def compress_prompt(text: str,          # a prompt that may be over the budget
-                    original: str,      # the user's prompt: what the kept text must stay closest to
-                    budget: TokenBudget,  # the target's budget
-                    coarse: float = 1.5,  # while the text costs more than this many times the budget, drop whole sentences
-                    width: int = 12,      # phrases tried per greedy step: those least related to `original` on their own
-                   ) -> str:
-    "Drop whole sentences, then phrases, each time the one that keeps the text closest to `original`, until it fits (or one is left)."
-    sents = prompt_units(text)
-    keep = [(i, j) for i, s in enumerate(sents) for j in range(len(s.phrases))]
-    cur = join_units(sents, set(keep))
-    if budget.usage(cur) > coarse and len(sents) > 1:       # far over: rank whole sentences once, drop the least related
-        rel = _similarity(original, [join_units(sents[i:i + 1]) for i in range(len(sents))])
-        for i in sorted(range(len(sents)), key=lambda i: (rel[i], i)):
-            if budget.usage(cur) <= coarse or len({u[0] for u in keep}) == 1: break
-            keep = [u for u in keep if u[0] != i]; cur = join_units(sents, set(keep))
-    if budget.fits(cur): return cur
-    own = dict(zip(keep, _similarity(original, [sents[i].phrases[j] for i, j in keep])))
-    while not budget.fits(cur) and len(keep) > 1:          # near: greedy, one phrase at a time
-        tries = sorted(keep, key=lambda u: (own[u], -u[0], -u[1]))[:width]
-        cands = [join_units(sents, set(keep) - {u}) for u in tries]
-        sims = _similarity(original, cands)
-        best = max(range(len(tries)), key=lambda k: (sims[k], tries[k]))   # ties: drop the later phrase
-        keep.remove(tries[best]); cur = cands[best]
-    return cur
-
-def fit_prompt(text: str,            # a refined prompt
-               original: str,        # the user's prompt it refines
-               budget: TokenBudget,  # the target's budget (`token_budget(name)`)
-              ) -> str:
-    "`text` if it fits `budget`; else compressed by fidelity to `original`; else cut after the last whole word that fits."
-    if budget.fits(text): return text
-    t = compress_prompt(text, original, budget)
-    if not budget.fits(t):
-        from prompt_a_video.booster import fit_budget
-        t = fit_budget(t, lambda ts: [int(not budget.fits(x)) for x in ts], 0)    # whole words only
-    return t
-
-# %% ../nbs/70_t2i.ipynb #d142de5b
-def budget_stop(budget: TokenBudget,   # the target's budget
-                tok,                   # the booster's tokenizer
-                prefixes: list[str],   # per answer row: text the answer continues (the prefill) or ''
-                every: int = 4,        # check every this many new tokens (an answer may run up to every-1 tokens past the budget)
-               ):
-    "A stopping criterion that stops each generated answer once its text no longer fits `budget`; `.stopped` says which it stopped."
-    import torch
-    from transformers import StoppingCriteria
-
-    class BudgetStop(StoppingCriteria):
-        prompt_len, stopped = None, None
-        def __call__(self, input_ids, scores, **kw):
-            if self.prompt_len is None: self.prompt_len = input_ids.shape[1] - 1     # first call: one new token so far
-            if self.stopped is None: self.stopped = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
-            if (input_ids.shape[1] - self.prompt_len) % every == 0:
-                todo = (~self.stopped).nonzero().flatten().tolist()             # answers already stopped are not read again
-                if todo:
-                    texts = tok.batch_decode(input_ids[todo, self.prompt_len:], skip_special_tokens=True)
-                    fits = budget.fits_all([(prefixes[i] + " " + t.lstrip(" ,")) if prefixes[i] else t
-                                            for i, t in zip(todo, texts)])
-                    for i, f in zip(todo, fits):
-                        if not f: self.stopped[i] = True
-            return self.stopped.clone()
-    return BudgetStop()
-
-# %% ../nbs/70_t2i.ipynb #393879c6
-def budget_words(budget: TokenBudget,  # the target's budget
-                ) -> int:
-    "A word limit to ask a chat model for: 0.7 words per token the tightest encoder reads for the prompt."
-    return int(0.7 * min(e.max_tokens - budget.special[e.name] for e in budget.encoders))
 
 # %% ../nbs/70_t2i.ipynb #1b835fa4
 class AsIs:
@@ -328,7 +90,7 @@ def image_rewards(target: str,                    # the image target (its budget
                  ) -> list:
     "NIQE, FIDELITY and SEEN (offline), plus AES and MPS on the one frame when their checkpoints are given."
     from prompt_a_video.rewards.offline import niqe, prompt_fidelity
-    from prompt_a_video.rewards.suite import Reward
+    from prompt_a_video.rewards.base import Reward
     budget = token_budget(target)
     rs = [Reward("niqe-1", ("NIQE",), lambda vs, ps, cs: [{"NIQE": niqe(v.frames[0])} for v in vs]),
           Reward("fidelity", ("FIDELITY",), lambda vs, ps, cs: [{"FIDELITY": f} for f in prompt_fidelity(ps, cs)]),
@@ -374,8 +136,8 @@ T5_XXL = dict(d_model=4096, d_ff=10240, d_kv=64, num_layers=24, num_heads=64, fe
 def _stand_in_tokenizers(n_clip: int = 1):
     "A byte-level CLIP BPE with no merges and a small T5 vocabulary: timing needs only the padded lengths."
     from transformers import CLIPTokenizer, T5Tokenizer
-    from prompt_a_video.assets import _byte_symbols
-    syms = _byte_symbols()
+    from prompt_a_video.assets import byte_symbols
+    syms = byte_symbols()
     vocab = syms + [s + "</w>" for s in syms] + ["<|startoftext|>", "<|endoftext|>"]
     clip = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=[], model_max_length=77)
     t5 = T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(f"▁{c}", -1.0) for c in "abcdefghijklmnopqrstuvwxyz"],

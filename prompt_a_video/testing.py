@@ -78,7 +78,7 @@ def sample_clips(max_frames: int = 48,  # frames of the sample video to read
     import numpy as np
     from PIL import Image
     from prompt_a_video.assets import sample_video_path
-    from prompt_a_video.video import Video
+    from prompt_a_video.media import Video
     bunny = Video.load(sample_video_path(), max_frames=max_frames)
     clip = Video(np.stack([np.asarray(Image.fromarray(f).resize(size)) for f in bunny.frames]), fps=bunny.fps)
     texted = clip.frames.copy()

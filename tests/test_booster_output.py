@@ -93,7 +93,7 @@ def test_cut_off_is_read_from_the_tokens(smol):
 
 
 def test_fit_budget_never_leaves_half_a_sentence_when_a_whole_one_fits():
-    from prompt_a_video.booster import fit_budget
+    from prompt_a_video.budget import fit_budget
     words = lambda ts: [len(t.split()) for t in ts]
     assert fit_budget('A sign reads "Open." A cat naps on the mat.', words, 5) == 'A sign reads "Open."'
     assert fit_budget("One two three. Four five six. Seven eight.", words, 6) == "One two three. Four five six."

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from prompt_a_video.assets import ASSETS
-from prompt_a_video.video import load_video
+from prompt_a_video.media import load_video
 
 
 def pav(pav_bin, *args, env=None):

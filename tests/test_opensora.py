@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from prompt_a_video.core import PavError
 from prompt_a_video.opensora import (OpenSoraPipeline, STDiT3, STDiT3Config, encode_prompts, guidance_inputs,
                                      released_keys, rflow_timesteps)
-from prompt_a_video.opensora_targets import tiny_opensora_dir
+from prompt_a_video.opensora import tiny_opensora_dir
 from prompt_a_video.video import GenerationSettings, VideoCache, VideoGenerator, get_target
 
 KW = dict(num_frames=17, height=32, width=32, num_inference_steps=2)

@@ -12,7 +12,7 @@ import torch
 
 from prompt_a_video.rewards import (VIDEOSCORE_QUERY, TINY_MPS_ARCH, build_tiny_mps, load_mps, mps_reward,
                                     videoscore_prompt)
-from prompt_a_video.video import Video
+from prompt_a_video.media import Video
 
 
 def test_videoscore_query_has_the_model_cards_blank_lines():
@@ -58,7 +58,7 @@ def test_mps_prompt_embedding_with_legacy_eos_token_id(legacy_mps):
 def test_mps_scores_differ_by_prompt_and_match_standard_config(legacy_mps):
     "Through `mps_reward`: one video, two prompts, two scores; the same as with the standard tiny CLIP config."
     from prompt_a_video.assets import sample_video_path, tiny_clip_dir
-    from prompt_a_video.video import load_video
+    from prompt_a_video.media import load_video
     ckpt, clip_dir, *_ = legacy_mps
     v = Video(load_video(sample_video_path(), max_frames=16).frames[:, ::8, ::8])
     prompts = ["a bunny in a meadow", "a tax form on an office desk"]
@@ -74,8 +74,8 @@ def test_mps_scores_differ_by_prompt_and_match_standard_config(legacy_mps):
 
 FETCH = """
 import sys
-from prompt_a_video.rewards.suite import _fetch
-print(_fetch(sys.argv[1], "test checkpoint"))
+from prompt_a_video.rewards.base import fetch_checkpoint
+print(fetch_checkpoint(sys.argv[1], "test checkpoint"))
 """
 
 
@@ -131,15 +131,15 @@ class _CutOff(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_cut_off_download_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
-    "http.client returns a short body without complaint; `_fetch` must not cache it as the checkpoint."
+    "http.client returns a short body without complaint; `fetch_checkpoint` must not cache it as the checkpoint."
     from prompt_a_video.core import PavError
-    from prompt_a_video.rewards.suite import _fetch
+    from prompt_a_video.rewards.base import fetch_checkpoint
     monkeypatch.setenv("PAV_CACHE", str(tmp_path / "cache"))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutOff)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         with pytest.raises(PavError, match="closed after 50000 of 100000 bytes"):
-            _fetch(f"http://127.0.0.1:{srv.server_port}/sa_0_4_vit_l_14_linear.pth", "aesthetic head")
+            fetch_checkpoint(f"http://127.0.0.1:{srv.server_port}/sa_0_4_vit_l_14_linear.pth", "aesthetic head")
     finally:
         srv.shutdown(); srv.server_close()
     assert os.listdir(tmp_path / "cache" / "weights") == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from prompt_a_video.assets import sample_video_path
-from prompt_a_video.video import Video, load_video
+from prompt_a_video.media import Video, load_video
 
 
 def pav(pav_bin, *args, env=None):

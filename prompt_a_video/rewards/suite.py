@@ -18,64 +18,13 @@ import numpy as np
 from fastcore.basics import patch
 
 from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, as_prompts, scores_to_json, scores_from_json)
-from ..video import Video
+from ..media import Video
+from .base import Reward, check_batch, video_id
 
 # %% auto #0
-__all__ = ['check_batch', 'Reward', 'video_id', 'RewardSuite']
-
-# %% ../../nbs/20_rewards.ipynb #74af21dd
-def check_batch(videos,                 # `Video`s or uint8/float frame arrays (T, H, W, 3); one video alone is allowed
-                prompts,                # original prompts, one per video (a single string for a single video)
-                candidates=None,        # the prompts the videos were rendered from, one per video; None: the originals
-                min_frames: int = 1     # fewest frames a video may have (the suite's strictest reward sets it)
-               ) -> tuple[list[Video], list[str], list[str]]:
-    "Validated (videos, prompts, candidates); candidates default to the prompts."
-    if isinstance(videos, (Video, np.ndarray)): videos = [videos]
-    videos = list(videos)
-    if not videos: raise PavError("no videos to score")
-    prompts = as_prompts(prompts)
-    if len(prompts) != len(videos):
-        raise PavError(f"got {len(prompts)} prompt(s) for {len(videos)} video(s): pass one original prompt per video")
-    out = []
-    for i, v in enumerate(videos):
-        try:
-            if not isinstance(v, Video):
-                a = np.asarray(v)
-                v = Video(a) if a.dtype == np.uint8 else Video.from_array(a)
-        except PavError as e: raise PavError(f"video {i}: {e}") from None
-        if v.num_frames < min_frames:
-            raise PavError(f"video {i} has {v.num_frames} frame(s); this reward needs at least {min_frames}")
-        out.append(v)
-    if candidates is None: candidates = prompts
-    else:
-        candidates = [candidates] if isinstance(candidates, str) else list(candidates)
-        if len(candidates) != len(videos):
-            raise PavError(f"got {len(candidates)} candidate prompt(s) for {len(videos)} video(s)")
-    return out, prompts, candidates
+__all__ = ['RewardSuite']
 
 # %% ../../nbs/20_rewards.ipynb #81b2c60e
-@dataclass
-class Reward:
-    "A batch reward function and the dimensions it returns."
-    name: str                 # short label, used in error messages and in the suite's cache version
-    dims: tuple[str, ...]     # dimension names each result dict holds, e.g. ("AES",); missing ones become NaN
-    fn: Callable[[list[Video], list[str], list[str]], list[dict]]   # (videos, prompts, candidates) -> per-video dicts
-    version: str = "1"        # bump when the scores change: it is part of the score cache key
-    min_frames: int = 1       # fewest frames a video must have for this reward (e.g. 2 for motion metrics)
-
-    def __call__(self, videos, prompts, candidates=None) -> list[dict]:
-        videos, prompts, candidates = check_batch(videos, prompts, candidates, self.min_frames)
-        out = self.fn(videos, prompts, candidates)
-        if len(out) != len(videos): raise RuntimeError(f"reward {self.name} returned {len(out)} results for {len(videos)} videos")
-        return [{d: float(o.get(d, math.nan)) for d in self.dims} for o in out]
-
-def video_id(v: Video  # the video; its `meta["key"]` is used when set (videos from the cache)
-            ) -> str:     # a hex digest, the same for the same video across processes
-    "A stable id of a video: its cache key when it came from the video cache, else a hash of its pixels."
-    if v.meta.get("key"): return v.meta["key"]
-    h = hashlib.sha256(v.frames.tobytes()); h.update(repr((v.frames.shape, v.fps)).encode())
-    return h.hexdigest()
-
 class RewardSuite:
     "Several rewards run together: `suite(videos, prompts, candidates=None) -> list[Scores]`, cached."
     def __init__(self,
@@ -153,45 +102,3 @@ def paper(cls: RewardSuite,
     return cls([videoscore_reward(videoscore, device=device, dtype=dtype),
                 aesthetic_reward(clip, aesthetic_head or AESTHETIC_HEAD_URL, device=device),
                 mps_reward(mps, mps_clip or MPS_CLIP, device=device, dtype=dtype, **(mps_arch or {}))], name="paper", cache=cache)
-
-# %% ../../nbs/20_rewards.ipynb #3a57c11a
-def _check_keys(info: dict, what: str):
-    bad = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
-    if bad: raise PavError(f"{what}: the checkpoint does not match the architecture: {bad}")
-
-def _download(url: str,             # http(s) address of the file
-              dest: Path,           # final path; it appears only once the whole body has arrived
-              timeout: float = 60.0 # seconds without data before giving up
-             ) -> Path:
-    "Stream `url` into a uniquely named temporary file beside `dest`, then move it onto `dest` atomically."
-    import shutil
-    import urllib.request
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
-            shutil.copyfileobj(r, f, 1 << 20)
-            want = r.headers.get("Content-Length")
-            if want is not None and f.tell() != int(want):
-                raise OSError(f"the connection closed after {f.tell()} of {want} bytes")
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return dest
-
-def _fetch(url_or_path: str,  # a local file, or an http(s) URL downloaded once into the cache
-           what: str          # what the file is, for error messages
-          ) -> Path:
-    "A local path for `url_or_path`, downloading a URL once into `cache_dir('weights')`."
-    if not str(url_or_path).startswith(("http://", "https://")):
-        p = Path(url_or_path)
-        if not p.is_file(): raise PavError(f"{what}: no file at {p}")
-        return p
-    from urllib.parse import urlparse
-    dest = cache_dir("weights") / Path(urlparse(url_or_path).path).name
-    if not dest.is_file():
-        try: _download(url_or_path, dest)
-        except Exception as e:
-            raise PavError(f"{what}: cannot download {url_or_path} ({e}); download it by hand and pass its path") from None
-    return dest

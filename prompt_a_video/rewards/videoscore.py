@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from ..core import PavError, pick_device, pick_dtype
-from ..video import Video
-from .suite import Reward, _check_keys
+from ..media import Video
+from .base import Reward, check_keys
 
 # %% auto #0
 __all__ = ['VIDEOSCORE_QUERY', 'VIDEOSCORE_DIMS', 'VIDEOSCORE_FRAMES', 'videoscore_prompt', 'videoscore_frames',
-           'VideoScoreModel', 'load_videoscore', 'videoscore_reward', 'build_tiny_videoscore']
+           'VideoScoreModel', 'idefics2_pil_processor_cls', 'load_videoscore', 'videoscore_reward',
+           'build_tiny_videoscore']
 
 # %% ../../nbs/23_videoscore.ipynb #4349d179
 # Interface constant: the text TIGER-Lab/VideoScore was trained with (from its model card and
@@ -87,7 +88,7 @@ class VideoScoreModel(Idefics2PreTrainedModel):
         last = attention_mask.long().sum(1) - 1          # right padding: last real token of each row
         return self.score(h[torch.arange(h.shape[0], device=h.device), last])
 
-def _idefics2_pil_processor_cls():
+def idefics2_pil_processor_cls():
     "Idefics2's PIL image processor (transformers >= 5.2x splits it out; older releases have only one)."
     try:
         from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil
@@ -109,7 +110,7 @@ def load_videoscore(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local f
     "VideoScore model and processor from `model_id` (hub id or folder), checked for missing/unexpected keys."
     import importlib.util
     from transformers import Idefics2Config, Idefics2Processor
-    Idefics2ImageProcessorPil = _idefics2_pil_processor_cls()
+    Idefics2ImageProcessorPil = idefics2_pil_processor_cls()
     dev = pick_device(device)
     try:
         cfg = Idefics2Config.from_pretrained(model_id)
@@ -121,7 +122,7 @@ def load_videoscore(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local f
             proc.image_processor = Idefics2ImageProcessorPil.from_pretrained(model_id)
     except OSError as e:
         raise PavError(f"cannot load VideoScore from {model_id!r}: {e}") from None
-    _check_keys(info, f"VideoScore {model_id}")
+    check_keys(info, f"VideoScore {model_id}")
     proc.image_processor.do_image_splitting = False
     return model.to(dev).eval(), proc
 
@@ -160,7 +161,7 @@ def build_tiny_videoscore(out: str | Path  # folder to write the weights, config
     import torch
     from transformers import AutoTokenizer, Idefics2Config, Idefics2Processor
     from prompt_a_video.assets import tiny_lm_dir
-    Idefics2ImageProcessorPil = _idefics2_pil_processor_cls()
+    Idefics2ImageProcessorPil = idefics2_pil_processor_cls()
     out = Path(out)
     tok = AutoTokenizer.from_pretrained(tiny_lm_dir())
     ip = Idefics2ImageProcessorPil(do_image_splitting=False, size={"longest_edge": 56, "shortest_edge": 28})
