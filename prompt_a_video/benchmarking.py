@@ -32,19 +32,26 @@ _COGVIDEOX_2B = dict(
     num_attention_heads=30, num_layers=30, out_channels=16, patch_size=2, sample_frames=49, sample_height=60,
     sample_width=90, spatial_interpolation_scale=1.875, temporal_compression_ratio=4, temporal_interpolation_scale=1.0,
     text_embed_dim=4096, time_embed_dim=512, timestep_activation_fn="silu", use_rotary_positional_embeddings=False)
+
+# %% ../nbs/80_benchmarking.ipynb #1d50d8f9
 _COGVIDEOX_VAE = dict(
     act_fn="silu", block_out_channels=(128, 256, 256, 512), down_block_types=("CogVideoXDownBlock3D",) * 4,
     up_block_types=("CogVideoXUpBlock3D",) * 4, force_upcast=True, in_channels=3, out_channels=3, latent_channels=16,
     layers_per_block=3, norm_eps=1e-6, norm_num_groups=32, sample_height=480, sample_width=720,
     temporal_compression_ratio=4, use_post_quant_conv=False, use_quant_conv=False)
+
+# %% ../nbs/80_benchmarking.ipynb #1216acf7
 _T5_XXL_ENCODER = dict(
     d_model=4096, d_ff=10240, d_kv=64, num_heads=64, num_layers=24, vocab_size=32128, feed_forward_proj="gated-gelu",
     relative_attention_num_buckets=32, relative_attention_max_distance=128, layer_norm_epsilon=1e-6, dropout_rate=0.1)
+
+# %% ../nbs/80_benchmarking.ipynb #8689ea08
 _COGVIDEOX_SCHEDULER = dict(
     beta_end=0.012, beta_schedule="scaled_linear", beta_start=0.00085, clip_sample=False, num_train_timesteps=1000,
     prediction_type="v_prediction", rescale_betas_zero_snr=True, set_alpha_to_one=True, snr_shift_scale=3.0,
     steps_offset=0, timestep_spacing="trailing")
 
+# %% ../nbs/80_benchmarking.ipynb #6db75b6f
 ARCHITECTURES = {
     "cogvideox-2b": dict(transformer=_COGVIDEOX_2B, vae={**_COGVIDEOX_VAE, "scaling_factor": 1.15258426},
                          text_encoder=_T5_XXL_ENCODER, scheduler=_COGVIDEOX_SCHEDULER),
@@ -54,6 +61,7 @@ ARCHITECTURES = {
                          scheduler={**_COGVIDEOX_SCHEDULER, "snr_shift_scale": 1.0}),
 }
 
+# %% ../nbs/80_benchmarking.ipynb #167d7939
 def random_pipeline(target: str,     # a key of `ARCHITECTURES` ('cogvideox-2b' or 'cogvideox-5b')
                     device="cuda",   # where the weights are created (a torch device or its name)
                     dtype="bf16",    # weight dtype: a name for `pick_dtype` or a torch dtype
@@ -125,14 +133,19 @@ IDEFICS2_8B = dict(
     text_config=dict(model_type="mistral", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
                      num_attention_heads=32, num_key_value_heads=8, rms_norm_eps=1e-5, max_position_embeddings=32768),
     num_labels=5, tie_word_embeddings=False)
+
+# %% ../nbs/80_benchmarking.ipynb #488ce5a8
 CLIP_VIT_L14 = dict(text_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
                     vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                                        patch_size=14, image_size=224), projection_dim=768)
+
+# %% ../nbs/80_benchmarking.ipynb #e767d6c5
 CLIP_VIT_H14 = dict(text_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                                      hidden_act="gelu"),
                     vision_config=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16,
                                        patch_size=14, image_size=224, hidden_act="gelu"), projection_dim=1024)
 
+# %% ../nbs/80_benchmarking.ipynb #9526d174
 def random_paper_suite(tokenizer_dir: str | Path,  # folder of the Idefics2 (Mistral) tokenizer; its length sets the vocabulary size
                        device="cuda",             # where the weights are created
                        dtype="bf16",              # weight dtype: a name for `pick_dtype` or a torch dtype
@@ -168,6 +181,7 @@ def random_paper_suite(tokenizer_dir: str | Path,  # folder of the Idefics2 (Mis
                         mps_reward("random-mps", batch_size=batch_size, model=mps, tokenizer=ctok, processor=cproc)],
                        name="paper-random", cache=cache)
 
+# %% ../nbs/80_benchmarking.ipynb #fbd493b7
 def benchmark_rewards(suites: dict,        # row name -> zero-argument suite factory; the first row is the speed-up baseline
                       videos: list[Video], # videos scored in each timed call; the first also warms each reward up
                       prompt: str = "a corgi running on a beach at sunset",  # the prompt paired with every video

@@ -31,12 +31,15 @@ TASK_PROMPT = (
     'You should refactor the entire description to integrate the suggestions. Original prompt:\n'
 )
 
+# %% ../nbs/50_booster.ipynb #03cd887a
 PAPER_INSTRUCTION = """You rewrite short prompts for a text-to-video model into rich, concrete video descriptions.
 Keep everything the user asked for and describe it so a video model can render it: the main subject and its appearance, what it does, the setting, the lighting, the camera angle and movement, the depth of field and the overall mood. Pay attention to every object in the prompt. Describe one continuous shot; no text, captions or logos in the frame.
 Write in English, at most six sentences, and answer with the description only."""
 
+# %% ../nbs/50_booster.ipynb #d483816b
 TEMPLATES = ("official", "paper")
 
+# %% ../nbs/50_booster.ipynb #523e0434
 def booster_messages(prompt: str,               # the user's short prompt
                      template: str = "paper",   # 'official' (the released boosters' format) or 'paper' (see `TEMPLATES`)
                      prefill: bool = False,     # end with an assistant turn holding `prefill_text(prompt)`, for the model to continue
@@ -50,6 +53,7 @@ def booster_messages(prompt: str,               # the user's short prompt
     if prefill: msgs.append({"role": "assistant", "content": prefill_text(prompt)})
     return msgs
 
+# %% ../nbs/50_booster.ipynb #eec0ed4d
 def prefill_text(prompt: str,  # the user's prompt; trailing periods are dropped before the comma
                 ) -> str:
     "How a prefilled answer starts: the prompt itself, continued after a comma."
@@ -69,17 +73,20 @@ class BoosterPreset:
     max_new_tokens: int = 256         # new-token limit per generation (method.md's 256; the released script uses 250)
     repetition_penalty: float = 1.0   # above 1 discourages repeated tokens; 1.0: off
 
+# %% ../nbs/50_booster.ipynb #fc8c784d
 BOOSTERS = {
     "smollm2": BoosterPreset("asset:smollm2", None, "paper", prefill=True, max_new_tokens=90, repetition_penalty=1.15),
     "released-cv": BoosterPreset("meta-llama/Meta-Llama-3-8B-Instruct", "jiyatai/Prompt_A_Video_CV", "official", temperature=1.0),
     "released-os": BoosterPreset("meta-llama/Meta-Llama-3-8B-Instruct", "jiyatai/Prompt_A_Video_OS", "official", temperature=1.0),
 }
 
+# %% ../nbs/50_booster.ipynb #c619e206
 def _words(t: str) -> list[str]: return re.findall(r"[A-Za-z']+", t.lower())
 
 # %% ../nbs/50_booster.ipynb #e65b309a
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:new|refined|improved|enhanced|rewritten)?\s*(?:video\s*)?(?:prompt|description)\s*:\s*(?:\*\*)?\s*", re.I)
 
+# %% ../nbs/50_booster.ipynb #1f4bdd64
 def _first_paragraph(text: str) -> tuple[str, bool]:
     "The answer's first paragraph after preambles and labels, and whether it runs to the end of `text`."
     lines = text.strip().splitlines()
@@ -89,15 +96,18 @@ def _first_paragraph(text: str) -> tuple[str, bool]:
     paras = _LABEL.sub("", "\n".join(lines).strip()).split("\n\n")
     return paras[0], len(paras) == 1
 
+# %% ../nbs/50_booster.ipynb #37bf65f1
 def _tidy(t: str) -> str:
     t = re.sub(r"[*_#`]+", "", t)                                  # markdown
     return re.sub(r"\s+", " ", t).strip().strip('"“”').strip()
 
+# %% ../nbs/50_booster.ipynb #f779feee
 def clean_refined(text: str,  # a generated answer, as decoded
                  ) -> str:
     "A generated prompt without chat artefacts: labels, preambles, quotes, markdown, trailing chatter."
     return _tidy(_first_paragraph(text)[0])
 
+# %% ../nbs/50_booster.ipynb #688545f0
 def finish_refined(raw: str,                    # the decoded new tokens of one generation
                    template: str = "paper",     # 'official': the released boosters' format; any other name is cleaned
                    truncated: bool = False,     # the generation stopped at max_new_tokens, without end-of-sequence
@@ -112,6 +122,7 @@ def finish_refined(raw: str,                    # the decoded new tokens of one 
         t = complete_sentences(t, keep=len(_tidy(prefill.rstrip(","))) if prefill else 0)
     return t
 
+# %% ../nbs/50_booster.ipynb #ebe024fb
 def _broken(t: str) -> bool:
     letters = [c for c in t if c.isalpha()]
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
@@ -128,7 +139,9 @@ class PromptBooster:
         self.tok.padding_side = "left"
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
 
-    def __repr__(self): return f"PromptBooster({self.name!r}, template={self.preset.template!r})"
+# %% ../nbs/50_booster.ipynb #ed0ebbe4
+@patch
+def __repr__(self: PromptBooster): return f"PromptBooster({self.name!r}, template={self.preset.template!r})"
 
 # %% ../nbs/50_booster.ipynb #30ead7f9
 @patch(cls_method=True)
@@ -166,6 +179,7 @@ def from_pretrained(cls: PromptBooster,
 # %% ../nbs/50_booster.ipynb #83f8ba43
 BOOSTER_JSON_KEYS = tuple(k for k in BoosterPreset.__dataclass_fields__ if k != "adapter")
 
+# %% ../nbs/50_booster.ipynb #340461c0
 def adapter_preset(folder: str | Path,  # a folder with a PEFT adapter (adapter_config.json) and, optionally, booster.json
                   ) -> BoosterPreset:
     "An adapter folder's preset: base from adapter_config.json, the released format and sampling, then booster.json's values."
@@ -184,6 +198,7 @@ def adapter_preset(folder: str | Path,  # a folder with a PEFT adapter (adapter_
         booster_messages("x", p.template)                 # validates the template name
     return p
 
+# %% ../nbs/50_booster.ipynb #82d5f2d6
 @patch(cls_method=True)
 def load(cls: PromptBooster,
          name: str = "smollm2",  # a preset of `BOOSTERS` ('smollm2', 'released-cv', 'released-os') or an adapter folder
@@ -222,7 +237,7 @@ def _generate_ends(self: PromptBooster,
                    temperature: float,      # 0 or below: greedy; above 0: sampling with the preset's top_p and top_k
                    seed: int | None,        # everything is seeded with it before generating; None: not seeded
                    max_new_tokens: int,     # new-token limit of each answer
-                   stop=None,               # a stopping criterion (`prompt_a_video.t2i.budget_stop`); answers it stops count as cut off
+                   stop=None,               # a stopping criterion (`prompt_a_video.budget.budget_stop`); answers it stops count as cut off
                   ) -> list[list[tuple[str, bool]]]:
     "`n` (decoded answer, cut off) pairs per chat text; cut off: `max_new_tokens` reached without end-of-sequence, or stopped by `stop`."
     import torch
@@ -247,6 +262,7 @@ def _generate_ends(self: PromptBooster,
     pairs = list(zip(self.tok.batch_decode(new, skip_special_tokens=True), cut.tolist()))
     return [pairs[i * n:(i + 1) * n] for i in range(len(texts))]
 
+# %% ../nbs/50_booster.ipynb #03f05bf8
 @patch
 def _generate(self: PromptBooster,
               texts: list[str],        # chat texts from `_inputs`
@@ -258,12 +274,46 @@ def _generate(self: PromptBooster,
     "`n` decoded answers per chat text."
     return [[t for t, _ in g] for g in self._generate_ends(texts, n, temperature, seed, max_new_tokens)]
 
-# %% ../nbs/50_booster.ipynb #420e418a
+# %% ../nbs/50_booster.ipynb #2907ab65
+@patch
+def _check_room(self: PromptBooster, texts: list[str], mnt: int):
+    "Refuse a chat text that, with `mnt` new tokens, is longer than the model reads."
+    limit = getattr(self.model.config, "max_position_embeddings", None) or self.tok.model_max_length
+    for i, x in enumerate(texts):
+        k = len(self.tok(x, add_special_tokens=False).input_ids)
+        if k + mnt > limit:
+            raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
+                           f"{limit} including {mnt} new tokens; shorten it")
+
+# %% ../nbs/50_booster.ipynb #4cfd0b4d
+@patch
+def _finish(self: PromptBooster, orig: str, text: str, raw: str, cut: bool, k: int, where: int, t: float, seed, mnt: int,
+            budget, retries: int) -> str:
+    "One answer as a refined prompt: finished, resampled while broken (cleaned templates only), fitted to `budget`."
+    p = self.preset
+    pre = prefill_text(orig) if p.prefill else None
+    r = finish_refined(raw, p.template, cut, pre)
+    if p.template == "official":                    # the released boosters' output: kept as generated
+        if not r: warnings.warn(f"booster output {k} for prompt {where} is empty; the official template keeps "
+                                "it, as the released inference does (try another seed)")
+        return fit_prompt(r, orig, budget) if budget is not None else r
+    for tries in range(1, retries + 1):             # resample a broken output
+        if not _broken(r): break
+        stop = budget_stop(budget, self.tok, [pre or ""]) if budget is not None else None
+        raw, cut = self._generate_ends([text], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt, stop)[0][0]
+        r = finish_refined(raw, p.template, cut, pre)
+    if _broken(r):
+        warnings.warn(f"booster output for prompt {where} stayed empty or broken after {retries} retries; "
+                      "keeping the original prompt")
+        r = orig
+    return fit_prompt(r, orig, budget) if budget is not None else r
+
+# %% ../nbs/50_booster.ipynb #b3187ca7
 @patch
 def refine(self: PromptBooster,
            prompts: str | Sequence[str],      # one prompt or several; none may be blank
            n: int = 1,                        # refined versions per prompt; above 1 needs a temperature above 0
-           target: str | None = None,         # a target (`TARGETS` key): stop at its token budget, then fit (`prompt_a_video.t2i`); None: no fitting
+           target: str | None = None,         # a target (`TARGETS` key): stop at its token budget, then fit (`prompt_a_video.budget`); None: no fitting
            temperature: float | None = None,  # None: the preset's; 0: greedy
            seed: int | None = 0,              # seeds each batch's generation (a retry uses seed + 1000 * try + sample); None: unseeded
            batch_size: int = 8,               # prompts per `generate` call
@@ -277,49 +327,19 @@ def refine(self: PromptBooster,
     if not prompts: raise PavError("no prompts to refine")
     for i, x in enumerate(prompts):
         if not isinstance(x, str) or not x.strip(): raise PavError(f"prompt {i} is blank: every prompt needs some text")
-    prompts = [x.strip() for x in prompts]
-    p = self.preset
+    prompts, p = [x.strip() for x in prompts], self.preset
     t = p.temperature if temperature is None else temperature
     if n > 1 and t <= 0: raise PavError(f"n={n} needs sampling: pass a temperature above 0")
-    mnt = max_new_tokens or p.max_new_tokens
-    limit = getattr(self.model.config, "max_position_embeddings", None) or self.tok.model_max_length
-    texts = self._inputs(prompts)
-    for i, x in enumerate(texts):
-        k = len(self.tok(x, add_special_tokens=False).input_ids)
-        if k + mnt > limit:
-            raise PavError(f"prompt {i} is too long: {k} tokens with the template, and the booster reads at most "
-                           f"{limit} including {mnt} new tokens; shorten it")
-    if target:
-        budget = token_budget(target)
-    pre_of = lambda x: prefill_text(x) if p.prefill else ""
-    stop_for = lambda chunk: budget_stop(budget, self.tok, [pre_of(x) for x in chunk for _ in range(n)]) if target else None
-    out = []
-    bar = tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
+    mnt, texts = max_new_tokens or p.max_new_tokens, self._inputs(prompts)
+    self._check_room(texts, mnt)
+    budget = token_budget(target) if target else None
+    out, bar = [], tqdm(total=len(prompts), desc=f"refining ({self.name})", unit="prompt", disable=not progress)
     for s in range(0, len(prompts), batch_size):
         chunk = prompts[s:s + batch_size]
-        gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt, stop_for(chunk))
-        for j, (orig, g) in enumerate(zip(chunk, gens)):
-            pre = prefill_text(orig) if p.prefill else None
-            res = []
-            for k, (raw, cut) in enumerate(g):
-                r = finish_refined(raw, p.template, cut, pre)
-                if p.template == "official":                    # the released boosters' output: kept as generated
-                    if not r: warnings.warn(f"booster output {k} for prompt {s + j} is empty; the official template keeps "
-                                            "it, as the released inference does (try another seed)")
-                else:
-                    tries = 0
-                    while _broken(r) and tries < retries:       # resample a broken output
-                        tries += 1
-                        raw, cut = self._generate_ends([texts[s + j]], 1, max(t, 0.7), (seed or 0) + 1000 * tries + k, mnt,
-                                                       budget_stop(budget, self.tok, [pre_of(orig)]) if target else None)[0][0]
-                        r = finish_refined(raw, p.template, cut, pre)
-                    if _broken(r):
-                        warnings.warn(f"booster output for prompt {s + j} stayed empty or broken after {retries} retries; "
-                                      "keeping the original prompt")
-                        r = orig
-                if target: r = fit_prompt(r, orig, budget)
-                res.append(r)
-            out.append(res)
+        stop = budget_stop(budget, self.tok, [prefill_text(x) if p.prefill else "" for x in chunk for _ in range(n)]) if target else None
+        gens = self._generate_ends(texts[s:s + batch_size], n, t, seed, mnt, stop)
+        out += [[self._finish(orig, texts[s + j], raw, cut, k, s + j, t, seed, mnt, budget, retries) for k, (raw, cut) in enumerate(g)]
+                for j, (orig, g) in enumerate(zip(chunk, gens))]
         bar.update(len(chunk))
     bar.close()
     return out
@@ -329,13 +349,17 @@ FIXED_NEGATIVE = ("low quality, low resolution, unclear audio, strange motion tr
                   "duplicate, ugly, strange body structure, long neck, strange neck, bad teeth, bad eyes, bad limbs, "
                   "bad hands, rotating camera, blurry camera, shaking camera, deformation, blurry, distortion")
 
+# %% ../nbs/50_booster.ipynb #86c9a1b0
 _NEG_EXAMPLES = [
     ("a corgi running on a beach", "blurry fur, extra legs, deformed paws, frozen motion, washed-out colors, jittery camera, low resolution"),
     ("an old man reading a newspaper in a cafe", "distorted face, extra fingers, unreadable warped print, flickering lights, low quality, shaky camera"),
     ("fireworks over a city skyline at night", "overexposed, smeared lights, static frame, noisy dark sky, low resolution, duplicated buildings"),
 ]
+
+# %% ../nbs/50_booster.ipynb #ddf52415
 _STOP = set("a an the of on in at over under with and or to from by for into onto near its their his her is are".split())
 
+# %% ../nbs/50_booster.ipynb #f36b6fc8
 def validate_negative(neg: str,     # a generated negative prompt: descriptors separated by commas, semicolons or lines
                       prompt: str,  # the prompt it is for; its content words (not stop words, over 2 letters) are banned
                      ) -> list[str]:  # the valid descriptors, lower-cased, in order, without repeats
@@ -349,6 +373,7 @@ def validate_negative(neg: str,     # a generated negative prompt: descriptors s
         if d not in out: out.append(d)
     return out
 
+# %% ../nbs/50_booster.ipynb #0477c793
 def negative_prompts(prompts: str | Sequence[str],          # one prompt or several
                      mode: str = "fixed",                    # 'fixed', 'icl' or 'tuned'
                      booster: "PromptBooster | None" = None, # who writes them ('icl': None loads SmolLM2; 'tuned': required)
@@ -384,18 +409,22 @@ class IdentityBooster:
     "The baseline that keeps the original prompt."
     name = "identity"
     as_is = True                   # evaluation passes its prompts to the target untouched, never fitted to a budget
-    def refine(self, prompts,      # one prompt or several
-               n: int = 1,         # copies per prompt
-               **kw,               # other `PromptBooster.refine` arguments, ignored
-              ) -> list[list[str]]: # `n` copies of each stripped prompt
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        return [[p.strip()] * n for p in prompts]
+
+# %% ../nbs/50_booster.ipynb #3769e50a
+@patch
+def refine(self: IdentityBooster, prompts,      # one prompt or several
+           n: int = 1,         # copies per prompt
+           **kw,               # other `PromptBooster.refine` arguments, ignored
+          ) -> list[list[str]]: # `n` copies of each stripped prompt
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    return [[p.strip()] * n for p in prompts]
 
 # %% ../nbs/50_booster.ipynb #74ec3ed2
 REWRITE_INSTRUCTION = ("Rewrite the user's prompt for a text-to-video model as one detailed, concrete description of "
                        "the shot (subject, action, setting, lighting, camera, mood). Keep its meaning. Answer with the "
                        "description only.")
 
+# %% ../nbs/50_booster.ipynb #818b9144
 class ChatRewriteBooster:
     "Zero-shot rewriting through a chat client (`OpenAIChat`, `LocalChat`): the GPT-4o / GLM-4 baseline."
     def __init__(self, chat,                             # chat client: (messages, temperature=, seed=, max_tokens=) -> ChatReply
@@ -408,7 +437,7 @@ class ChatRewriteBooster:
 def refine(self: ChatRewriteBooster,
            prompts: str | Sequence[str],      # one prompt or several
            n: int = 1,                        # rewrites per prompt, one request each
-           target: str | None = None,         # a target (`TARGETS` key): ask for its budget in words, then fit (`prompt_a_video.t2i`); None: neither
+           target: str | None = None,         # a target (`TARGETS` key): ask for its budget in words, then fit (`prompt_a_video.budget`); None: neither
            temperature: float | None = None,  # None: the client's default
            seed: int | None = 0,              # rewrite k of a prompt asks with seed + k (None counts as 0)
            max_new_tokens: int = 256,         # the reply's token limit (`max_tokens`)

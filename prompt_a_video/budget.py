@@ -76,8 +76,9 @@ class EncoderCut:
     kept: str      # the prompt up to the first token past the limit
     dropped: str   # the rest, which the model never sees ('' when the prompt fits); kept + dropped == prompt
 
-    @property
-    def fits(self) -> bool: return self.tokens <= self.limit
+# %% ../nbs/07_budget.ipynb #dc2b4b2d
+@patch(as_prop=True)
+def fits(self: EncoderCut) -> bool: return self.tokens <= self.limit
 
 # %% ../nbs/07_budget.ipynb #c10be564
 class TokenBudget:
@@ -92,17 +93,21 @@ class TokenBudget:
         if missing: raise PavError(f"no tokenizer for encoder(s) {missing} of {name or 'the target'}")
         self.special = {e.name: len(self.tokenizers[e.name]("").input_ids) for e in self.encoders}
 
-    @classmethod
-    def for_target(cls, target: str | Target,  # a `TARGETS` key or a `Target`
-                   generator=None,  # a `VideoGenerator` whose tokenizers to reuse (its loaded pipeline's); None: `target_tokenizers`
-                  ) -> "TokenBudget":
-        "The budget of a registered target, with the tokenizers its pipeline uses (or their offline twins)."
-        t = get_target(target)
-        return cls(t.text_encoders, generator.tokenizers() if generator else target_tokenizers(t), t.name)
+# %% ../nbs/07_budget.ipynb #3ff3203a
+@patch(cls_method=True)
+def for_target(cls: TokenBudget, target: str | Target,  # a `TARGETS` key or a `Target`
+               generator=None,  # a `VideoGenerator` whose tokenizers to reuse (its loaded pipeline's); None: `target_tokenizers`
+              ) -> "TokenBudget":
+    "The budget of a registered target, with the tokenizers its pipeline uses (or their offline twins)."
+    t = get_target(target)
+    return cls(t.text_encoders, generator.tokenizers() if generator else target_tokenizers(t), t.name)
 
-    def __repr__(self):
-        return f"TokenBudget({self.name!r}: " + ", ".join(f"{e.name} {e.max_tokens}" for e in self.encoders) + ")"
+# %% ../nbs/07_budget.ipynb #10cb9103
+@patch
+def __repr__(self: TokenBudget):
+    return f"TokenBudget({self.name!r}: " + ", ".join(f"{e.name} {e.max_tokens}" for e in self.encoders) + ")"
 
+# %% ../nbs/07_budget.ipynb #7787bd9e
 @lru_cache(maxsize=16)
 def token_budget(target: str,  # a `TARGETS` key
                 ) -> TokenBudget:
@@ -117,6 +122,7 @@ def counts(self: TokenBudget,
     "Tokens `text` costs in each encoder."
     return {e.name: len(self.tokenizers[e.name](text + e.suffix, verbose=False).input_ids) for e in self.encoders}
 
+# %% ../nbs/07_budget.ipynb #08074f2e
 @patch
 def usage(self: TokenBudget,
           text: str,  # a prompt
@@ -124,6 +130,7 @@ def usage(self: TokenBudget,
     "The largest share of an encoder's limit that `text` uses (1.0: exactly full; above 1: truncated)."
     return max(n / e.max_tokens for e, n in zip(self.encoders, self.counts(text).values()))
 
+# %% ../nbs/07_budget.ipynb #79cbf5bc
 @patch
 def fits_all(self: TokenBudget,
              texts: Sequence[str],  # prompts
@@ -135,6 +142,7 @@ def fits_all(self: TokenBudget,
         ok = [o and len(i) <= e.max_tokens for o, i in zip(ok, ids)]
     return ok
 
+# %% ../nbs/07_budget.ipynb #4f0dc344
 @patch
 def fits(self: TokenBudget,
          text: str,  # a prompt
@@ -164,6 +172,7 @@ class _Sentence:
     delims: list[str]    # the delimiter after each phrase but the last (',' ';' ':' ' -')
     end: str             # the sentence's closing punctuation ('' for an unfinished sentence)
 
+# %% ../nbs/07_budget.ipynb #70b5c6a0
 def prompt_units(text: str,  # a prompt
                 ) -> list[_Sentence]:
     "`text` as sentences of phrases: split after `.`, `!`, `?` and at clause boundaries, never inside a word."
@@ -182,6 +191,7 @@ def prompt_units(text: str,  # a prompt
         out.append(_Sentence([phrases[i] for i in keep], [delims[i] if i < len(delims) else "," for i in keep][:-1] , end))
     return out
 
+# %% ../nbs/07_budget.ipynb #9890ec56
 def join_units(sents: Sequence[_Sentence],  # from `prompt_units`
                keep: set | None = None,     # (sentence, phrase) index pairs to keep; None: all
               ) -> str:
@@ -204,6 +214,7 @@ def _similarity(original: str, texts: list[str]) -> list[float]:
     e = embed_sentences([original, *texts], batch_size=64)
     return (e[1:] @ e[0]).tolist()
 
+# %% ../nbs/07_budget.ipynb #bf905d29
 def compress_prompt(text: str,          # a prompt that may be over the budget
                     original: str,      # the user's prompt: what the kept text must stay closest to
                     budget: TokenBudget,  # the target's budget
@@ -229,6 +240,7 @@ def compress_prompt(text: str,          # a prompt that may be over the budget
         keep.remove(tries[best]); cur = cands[best]
     return cur
 
+# %% ../nbs/07_budget.ipynb #a9106b6f
 def fit_prompt(text: str,            # a refined prompt
                original: str,        # the user's prompt it refines
                budget: TokenBudget,  # the target's budget (`token_budget(name)`)

@@ -5,6 +5,8 @@
 # %% ../nbs/00_core.ipynb #3024cda0
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import dataclasses
 import hashlib
 import json
@@ -45,8 +47,10 @@ class Dimension:
     scale: float = 1.0       # normalised = raw * scale
     higher_is_better: bool = True  # False for a dimension where lower raw values are better
 
+# %% ../nbs/00_core.ipynb #29629f3b
 PAPER_DIMENSIONS = ("VQ", "TC", "DD", "TVA", "FC", "AES", "MPS")
 
+# %% ../nbs/00_core.ipynb #ee3fec13
 DIMENSIONS: dict[str, Dimension] = {d.name: d for d in [
     Dimension("VQ", "visual quality", "VideoScore", 1.0, 4.0),
     Dimension("TC", "temporal consistency", "VideoScore", 1.0, 4.0),
@@ -57,6 +61,7 @@ DIMENSIONS: dict[str, Dimension] = {d.name: d for d in [
     Dimension("MPS", "human preference (MPS overall)", "MPS", scale=1 / 4),
 ]}
 
+# %% ../nbs/00_core.ipynb #7f07cb3b
 def register_dimension(dim: Dimension,  # replaces any registered dimension with the same `name`
                       ) -> Dimension:
     "Add (or replace) a dimension so `Scores` can normalise it; returns it."
@@ -79,28 +84,46 @@ class Scores(Mapping):
                 raise PavError(f"score for {k!r} must be a number, got {v!r}") from None
 
     def __getitem__(self, k): return self._raw[k]
+
     def __iter__(self): return iter(self._raw)
+
     def __len__(self): return len(self._raw)
-    def __eq__(self, o):
-        if not isinstance(o, Mapping) or set(o) != set(self): return False
-        return all((math.isnan(a) and math.isnan(float(o[k]))) or a == float(o[k]) for k, a in self._raw.items())
+
     __hash__ = None
 
-    @property
-    def raw(self) -> dict[str, float]: return dict(self._raw)
-    @property
-    def normalised(self) -> dict[str, float]:
-        return {k: v * (DIMENSIONS[k].scale if k in DIMENSIONS else 1.0) for k, v in self._raw.items()}
-    @property
-    def dims(self) -> tuple[str, ...]: return tuple(self._raw)
-    @property
-    def failed(self) -> bool:
-        "True when any dimension is NaN or infinite: the candidate must not be ranked."
-        return any(not math.isfinite(v) for v in self._raw.values())
+# %% ../nbs/00_core.ipynb #0b9c4f73
+@patch
+def __eq__(self: Scores, o):
+    if not isinstance(o, Mapping) or set(o) != set(self): return False
+    return all((math.isnan(a) and math.isnan(float(o[k]))) or a == float(o[k]) for k, a in self._raw.items())
 
-    def __repr__(self):
-        return "Scores(" + ", ".join(f"{k}={v:.3f}" for k, v in self._raw.items()) + ")"
-    def to_dict(self) -> dict[str, float]: return self.raw
+# %% ../nbs/00_core.ipynb #e3a0fc45
+@patch(as_prop=True)
+def raw(self: Scores) -> dict[str, float]: return dict(self._raw)
+
+# %% ../nbs/00_core.ipynb #52e50f55
+@patch(as_prop=True)
+def normalised(self: Scores) -> dict[str, float]:
+    return {k: v * (DIMENSIONS[k].scale if k in DIMENSIONS else 1.0) for k, v in self._raw.items()}
+
+# %% ../nbs/00_core.ipynb #c1ebc4bf
+@patch(as_prop=True)
+def dims(self: Scores) -> tuple[str, ...]: return tuple(self._raw)
+
+# %% ../nbs/00_core.ipynb #cec1a119
+@patch(as_prop=True)
+def failed(self: Scores) -> bool:
+    "True when any dimension is NaN or infinite: the candidate must not be ranked."
+    return any(not math.isfinite(v) for v in self._raw.values())
+
+# %% ../nbs/00_core.ipynb #2dc07ec7
+@patch
+def __repr__(self: Scores):
+    return "Scores(" + ", ".join(f"{k}={v:.3f}" for k, v in self._raw.items()) + ")"
+
+# %% ../nbs/00_core.ipynb #e5cdae38
+@patch
+def to_dict(self: Scores) -> dict[str, float]: return self.raw
 
 # %% ../nbs/00_core.ipynb #e32a1c47
 def scores_to_json(s: Mapping[str, float],  # a `Scores` or any dict of dimension name to float
@@ -108,6 +131,7 @@ def scores_to_json(s: Mapping[str, float],  # a `Scores` or any dict of dimensio
     "A JSON-safe dict of scores: NaN and infinities become None."
     return {d: (float(v) if v is not None and math.isfinite(v) else None) for d, v in dict(s).items()}
 
+# %% ../nbs/00_core.ipynb #138a2f87
 def scores_from_json(d: Mapping[str, float | None],  # dimension name to raw score; None for a failed one
                     ) -> Scores:
     "`Scores` from a dict written by `scores_to_json` (None back to NaN)."
@@ -115,8 +139,11 @@ def scores_from_json(d: Mapping[str, float | None],  # dimension name to raw sco
 
 # %% ../nbs/00_core.ipynb #3e55e412
 EVOLUTION_WEIGHTS = {"VQ": 1.0, "TC": 1.0, "FC": 1.0, "TVA": 1.0, "DD": 0.5, "AES": 1.0, "MPS": 1.0}
+
+# %% ../nbs/00_core.ipynb #0504b873
 DPO_WEIGHTS = {"VQ": 1.0, "TC": 1.0, "FC": 1.0, "DD": 1.1, "TVA": 1.3, "AES": 0.8, "MPS": 1 / 3}
 
+# %% ../nbs/00_core.ipynb #bade613b
 def weighted_score(scores: Scores,               # must hold every dimension named in `weights`
                    weights: Mapping[str, float],  # weight by dimension name; other dimensions are ignored
                    normalised: bool = True,       # weigh the normalised view (False: the raw values)
@@ -128,16 +155,19 @@ def weighted_score(scores: Scores,               # must hold every dimension nam
     vals = scores.normalised if normalised else scores.raw
     return sum(w * vals[k] for k, w in weights.items())
 
+# %% ../nbs/00_core.ipynb #61d1e840
 def evolution_score(scores: Scores,  # needs the seven paper dimensions (`PAPER_DIMENSIONS`)
                    ) -> float:
     "The evolution ranking score: VQ+TC+FC+TVA+0.5*DD+AES+MPS on normalised scores."
     return weighted_score(scores, EVOLUTION_WEIGHTS, normalised=True)
 
+# %% ../nbs/00_core.ipynb #7214d35b
 def dpo_score(scores: Scores,  # needs the seven paper dimensions (`PAPER_DIMENSIONS`)
              ) -> float:
     "The DPO ranking score: VQ+TC+FC+1.1*DD+1.3*TVA+0.8*AES_raw+MPS_raw/3 on raw scores."
     return weighted_score(scores, DPO_WEIGHTS, normalised=False)
 
+# %% ../nbs/00_core.ipynb #adf5aaa0
 def rank(scores: Iterable[Scores],  # one per candidate, in candidate order
          key: Callable[[Scores], float] = evolution_score,  # higher is better; NaN marks a failed candidate
         ) -> list[int]:
@@ -148,44 +178,54 @@ def rank(scores: Iterable[Scores],  # one per candidate, in candidate order
 # %% ../nbs/00_core.ipynb #a8120160
 class Config:
     "Mixin for config dataclasses: named presets, checked `replace`, dict round trip."
-    @classmethod
-    def presets(cls) -> list[str]:
-        "Names of the presets this config defines (classmethods marked with `@register_preset`)."
-        return sorted(n for n in dir(cls) if getattr(getattr(cls, n, None), "_pav_preset", False))
 
-    @classmethod
-    def preset(cls,
-               name: str,    # one of `presets()`, e.g. "paper" or "tiny"
-               **overrides,  # field values that replace the preset's (unknown names raise `PavError`)
-              ):
-        "Build the preset called `name`, then apply `overrides`."
-        if name not in cls.presets():
-            raise PavError(f"unknown {cls.__name__} preset {name!r}; choose one of {cls.presets()}")
-        return getattr(cls, name)().replace(**overrides)
+# %% ../nbs/00_core.ipynb #7837009b
+@patch(cls_method=True)
+def presets(cls: Config) -> list[str]:
+    "Names of the presets this config defines (classmethods marked with `@register_preset`)."
+    return sorted(n for n in dir(cls) if getattr(getattr(cls, n, None), "_pav_preset", False))
 
-    @classmethod
-    def _check_fields(cls, keys: Iterable[str]):
-        names = [f.name for f in dataclasses.fields(cls)]
-        bad = [k for k in keys if k not in names]
-        if bad: raise PavError(f"{cls.__name__} has no field(s) {bad}; valid fields: {names}")
+# %% ../nbs/00_core.ipynb #bd8d7a9f
+@patch(cls_method=True)
+def preset(cls: Config,
+           name: str,    # one of `presets()`, e.g. "paper" or "tiny"
+           **overrides,  # field values that replace the preset's (unknown names raise `PavError`)
+          ):
+    "Build the preset called `name`, then apply `overrides`."
+    if name not in cls.presets():
+        raise PavError(f"unknown {cls.__name__} preset {name!r}; choose one of {cls.presets()}")
+    return getattr(cls, name)().replace(**overrides)
 
-    def replace(self,
-                **changes,  # new field values by field name
-               ):
-        "A copy with `changes`; unknown field names raise `PavError` listing the valid ones."
-        self._check_fields(changes)
-        return dataclasses.replace(self, **changes)
+# %% ../nbs/00_core.ipynb #c2d9ba22
+@patch(cls_method=True)
+def _check_fields(cls: Config, keys: Iterable[str]):
+    names = [f.name for f in dataclasses.fields(cls)]
+    bad = [k for k in keys if k not in names]
+    if bad: raise PavError(f"{cls.__name__} has no field(s) {bad}; valid fields: {names}")
 
-    def to_dict(self) -> dict[str, Any]: return dataclasses.asdict(self)
+# %% ../nbs/00_core.ipynb #5191fd96
+@patch
+def replace(self: Config,
+            **changes,  # new field values by field name
+           ):
+    "A copy with `changes`; unknown field names raise `PavError` listing the valid ones."
+    self._check_fields(changes)
+    return dataclasses.replace(self, **changes)
 
-    @classmethod
-    def from_dict(cls,
-                  d: Mapping[str, Any],  # field values by name; fields left out keep their defaults
-                 ):
-        "Rebuild from `to_dict` output; unknown keys are an error, not silently dropped."
-        cls._check_fields(d)
-        return cls(**d)
+# %% ../nbs/00_core.ipynb #c33fbdbc
+@patch
+def to_dict(self: Config) -> dict[str, Any]: return dataclasses.asdict(self)
 
+# %% ../nbs/00_core.ipynb #351b2c7d
+@patch(cls_method=True)
+def from_dict(cls: Config,
+              d: Mapping[str, Any],  # field values by name; fields left out keep their defaults
+             ):
+    "Rebuild from `to_dict` output; unknown keys are an error, not silently dropped."
+    cls._check_fields(d)
+    return cls(**d)
+
+# %% ../nbs/00_core.ipynb #1fa36ea1
 def register_preset(fn,  # a method taking `cls` and returning an instance (bare or already a classmethod)
                    ):
     "Mark a classmethod of a `Config` dataclass as a named preset."
@@ -237,6 +277,7 @@ def atomic_dir(final: str | Path,  # the folder to create; if it already exists 
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
+# %% ../nbs/00_core.ipynb #979409d7
 def atomic_write(path: str | Path,  # file to create or replace; parent folders are made
                  data: bytes | str,  # contents; a str is written as UTF-8
                 ) -> Path:
@@ -256,6 +297,7 @@ def atomic_write(path: str | Path,  # file to create or replace; parent folders 
 # %% ../nbs/00_core.ipynb #1528ca5a
 _KILL_HITS: dict[str, int] = {}
 
+# %% ../nbs/00_core.ipynb #10ce8c7e
 def kill_point(name: str,  # the point's name, matched against `$PAV_KILL_AT` (before any `:N`)
               ):
     "Test hook: die by SIGKILL here when `$PAV_KILL_AT` is `name` or `name:N` (at the N-th visit)."
@@ -269,6 +311,7 @@ def kill_point(name: str,  # the point's name, matched against `$PAV_KILL_AT` (b
 # %% ../nbs/00_core.ipynb #36cb1d16
 PENDING = ".pending"
 
+# %% ../nbs/00_core.ipynb #c7b6f040
 def settle_pending(root: str | Path,  # a cache folder; its groups wait in `root/.pending`
                    on_move: Callable[[str], None] | None = None,  # called with each moved file's path relative to `root`
                   ) -> list[str]:
@@ -292,6 +335,7 @@ def settle_pending(root: str | Path,  # a cache folder; its groups wait in `root
         shutil.rmtree(group, ignore_errors=True)
     return moved
 
+# %% ../nbs/00_core.ipynb #43b1204d
 @contextmanager
 def atomic_group(root: str | Path,  # the folder the group's files land in, at paths relative to it
                  on_move: Callable[[str], None] | None = None,  # called with each file's relative path once it is in place
@@ -321,6 +365,7 @@ def seed_everything(seed: int,  # any int; NumPy gets it modulo 2**32
     except ImportError: pass
     return seed
 
+# %% ../nbs/00_core.ipynb #d1eea287
 def as_prompts(prompts,               # one prompt (a string) or a sequence of them
                what: str = "prompt"   # what the error messages call them
                ) -> list[str]:
@@ -331,11 +376,13 @@ def as_prompts(prompts,               # one prompt (a string) or a sequence of t
         if not isinstance(p, str) or not p.strip(): raise PavError(f"{what} {i} is blank: every {what} needs some text")
     return [p.strip() for p in prompts]
 
+# %% ../nbs/00_core.ipynb #67231ecb
 def content_key(record: Mapping[str, Any],  # JSON-serialisable; key order does not matter
                ) -> str:
     "SHA-256 of the canonical JSON of `record` (sorted keys, UTF-8): the key of every content-addressed cache."
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
+# %% ../nbs/00_core.ipynb #7dabc948
 def derive_seed(*keys: Any,     # anything with a stable `repr` (prompt text, indices)
                 base: int = 0,  # the run's seed, so different runs derive different seeds
                ) -> int:
@@ -347,6 +394,7 @@ def derive_seed(*keys: Any,     # anything with a stable `repr` (prompt text, in
 _DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16", "half": "float16",
            "bf16": "bfloat16", "bfloat16": "bfloat16"}
 
+# %% ../nbs/00_core.ipynb #c1c8c2fd
 def pick_device(device: str | None = "auto",  # 'auto' or None: CUDA, then MPS, then CPU; else any torch device string
                ):
     "A `torch.device` for `device` ('auto', 'cpu', 'cuda', 'cuda:1', 'mps')."
@@ -362,6 +410,7 @@ def pick_device(device: str | None = "auto",  # 'auto' or None: CUDA, then MPS, 
         raise PavError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu or install a CUDA build of torch")
     return dev
 
+# %% ../nbs/00_core.ipynb #e75c55fd
 def pick_dtype(dtype: Any = "auto",  # a name ('bf16', 'fp16', 'fp32', 'torch.float16', ...), a torch dtype, or 'auto'/None
                device=None,         # only used by 'auto': a `torch.device` or a name for `pick_device` (None: auto)
               ):
@@ -398,6 +447,7 @@ def format_table(rows: list[Mapping[str, Any]],  # one dict per row; missing cel
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
+# %% ../nbs/00_core.ipynb #ed49225f
 def short_path(p: str | Path,  # any path; `~` is expanded and it is resolved before shortening
               ) -> str:
     "A path for people to read: installed packages as `site-packages/...`, then `./...` and `~/...` shortened."
@@ -409,6 +459,7 @@ def short_path(p: str | Path,  # any path; `~` is expanded and it is resolved be
         except ValueError: continue
     return str(p)
 
+# %% ../nbs/00_core.ipynb #4cfc76f7
 def human_size(n: float,  # a size in bytes; decimal units (1 KB = 1000 B), at most GB
               ) -> str:
     "Bytes as a short human-readable string (1.4 MB)."

@@ -5,6 +5,8 @@
 # %% ../nbs/40_data.ipynb #9950a148
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import json
 import math
 import re
@@ -23,8 +25,12 @@ __all__ = ['norm_prompt', 'pairs_dataset', 'SFTDataConfig', 'best_pair', 'select
            'check_disjoint', 'build_dpo_triples', 'triples_dataset', 'load_triples_json']
 
 # %% ../nbs/40_data.ipynb #1f69ab99
-def norm_prompt(t: str) -> str: return re.sub(r"\s+", " ", t.strip().lower())
+def norm_prompt(t: str,  # a prompt
+               ) -> str:
+    "The prompt as compared for duplicates: lower case, spaces collapsed."
+    return re.sub(r"\s+", " ", t.strip().lower())
 
+# %% ../nbs/40_data.ipynb #8b9816a8
 def pairs_dataset(pairs: Sequence[tuple[str, str]],  # (original, refined) prompt pairs
                   template: str = "official",          # booster template: 'official' (released boosters) or 'paper'
                   prefill: bool = False,                # whether the booster's answer is prefilled with the original
@@ -57,6 +63,7 @@ class SFTDataConfig(Config):
     @register_preset
     def filtered(cls): return cls(min_gain=0.0, max_words=130)
 
+# %% ../nbs/40_data.ipynb #dc6543ba
 def best_pair(rows: Sequence[dict],   # one source's stored candidates: iteration, text, score (None when failed or unscored)
               ) -> tuple[str, str, float, float] | str:
     "(original, best evolved, original score, best score) for one source, or why there is none."
@@ -104,12 +111,14 @@ def _run_sources(run_dir: str | Path) -> list[list[dict]]:
     try: return [store.candidates(sid) for sid in store.source_ids()]
     finally: store.close()
 
+# %% ../nbs/40_data.ipynb #4a7a4e8a
 def filter_report(counts: Counter,  # rule -> how many it kept or dropped
                   title: str,       # the line printed above the table
                   ) -> str:
     "A two-column table of what each rule kept and dropped."
     return f"{title}\n" + format_table([{"rule": k, "count": v} for k, v in counts.items()], ["rule", "count"])
 
+# %% ../nbs/40_data.ipynb #f2e60e17
 def build_sft_pairs(run_dirs: str | Path | Sequence[str | Path],  # one or more evolution run folders
                     cfg: SFTDataConfig | None = None,              # filters and template; the paper's by default
                     ):
@@ -198,6 +207,7 @@ def _raw(s: Scores, d: str) -> float:
     v = s.raw.get(d, math.nan)
     return v if v is not None else math.nan
 
+# %% ../nbs/40_data.ipynb #194406a6
 def select_dpo_triples(groups: Sequence[tuple[str, Sequence[str], Sequence[Scores]]],  # (prompt, candidates, their scores)
                        cfg: DPODataConfig | None = None,    # ranking, thresholds and mode; the paper's by default
                        weights: dict | None = None,         # relative mode's key weights (normalised scores); the suite's ranking weights
@@ -252,6 +262,7 @@ def sft_prompts(source,  # an SFT output folder, a Dataset with an `original` co
     elif hasattr(source, "column_names"): source = source["original"]
     return {norm_prompt(p) for p in source}
 
+# %% ../nbs/40_data.ipynb #5407b6d5
 def check_disjoint(prompts: Sequence[str],  # the DPO source prompts
                    exclude,                  # the SFT prompts: a folder, a Dataset or a list (see `sft_prompts`)
                    ):
@@ -302,6 +313,7 @@ def build_dpo_triples(booster,                      # the SFT booster (`PromptBo
     atomic_write(Path(run_dir) / "triples_report.json", json.dumps({"counts": counts, "rules": rules}, indent=1))
     return triples_dataset(triples, cfg.template), counts, rules
 
+# %% ../nbs/40_data.ipynb #e68db51d
 def triples_dataset(triples: Sequence[dict],  # dicts with prompt, chosen, rejected (original prompt, two rewrites)
                     template: str = "official",  # booster template the prompt is rendered through
                     ):
@@ -320,6 +332,7 @@ def triples_dataset(triples: Sequence[dict],  # dicts with prompt, chosen, rejec
                      "rejected": [{"role": "assistant", "content": t["rejected"]}]})
     return Dataset.from_list(rows)
 
+# %% ../nbs/40_data.ipynb #97da9c1c
 def load_triples_json(path: str | Path,            # a JSON list of {prompt, chosen, rejected} (e.g. triples.json of a run)
                       template: str = "official",  # booster template the prompt is rendered through
                       ):

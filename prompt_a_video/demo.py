@@ -5,6 +5,8 @@
 # %% ../nbs/61_demo.ipynb #deefa2bb
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import json
 import random
 import time
@@ -15,7 +17,7 @@ from .core import Config, PavError, atomic_write, format_table, register_preset,
 
 # %% auto #0
 __all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo', 'plot_demo',
-           'write_demo_report']
+           'demo_results', 'demo_report_text', 'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
 @dataclass
@@ -65,9 +67,11 @@ def demo_splits(cfg: DemoConfig,  # sizes, prompt set and seed
 
 # %% ../nbs/61_demo.ipynb #3d0cd5f4
 STAGES = ("1-evolve", "2-sft", "3-dpo-data", "4-dpo", "5-eval")
+
+# %% ../nbs/61_demo.ipynb #f4cb6f23
 SMOLLM2_DECODING = {"temperature": 0.0, "max_new_tokens": 90, "repetition_penalty": 1.15}   # the `smollm2` booster preset's
 
-
+# %% ../nbs/61_demo.ipynb #6e6e8dcc
 def demo_recipes(cfg: DemoConfig,  # the demo's settings
                  ) -> dict:
     "The evolution, SFT-data, SFT, DPO-data and DPO settings one demo run uses."
@@ -83,6 +87,7 @@ def demo_recipes(cfg: DemoConfig,  # the demo's settings
                                       template="paper", seed=cfg.seed),
             "dpo": DPORecipe.smollm2().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=1e-4, save_steps=4)}
 
+# %% ../nbs/61_demo.ipynb #661e5ca2
 def demo_parts(target: str,  # 'sandbox' or 'tiny'
                ):
     "The video generator and reward suite of a demo target."
@@ -101,6 +106,7 @@ def _timed(times: dict, name: str, fn, *a, **kw):
     times[name] = round(time.perf_counter() - t0, 1)
     return out
 
+# %% ../nbs/61_demo.ipynb #e400fbf2
 def run_demo(out: str | Path,                # the demo folder (one sub-folder per stage, report.md, results.json)
              cfg: DemoConfig | None = None,  # sizes and choices; the default preset if None
              progress: bool = True,          # progress bars
@@ -141,12 +147,14 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     methods = {"smollm2": "smollm2", **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"])}
     res = _timed(times, "evaluation", compare_methods, methods, splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
                  progress=progress)
-    return write_demo_report(out, cfg, splits, evolution, dict(pair_counts), dict(triple_counts), rules, res, times)
+    results = demo_results(out, cfg, splits, evolution, dict(pair_counts), dict(triple_counts), rules, res, times)
+    return write_demo_report(out, results, res, cfg)
 
 # %% ../nbs/61_demo.ipynb #fb006f4d
 def _read_json(p: Path):
     return json.loads(p.read_text()) if p.is_file() else None
 
+# %% ../nbs/61_demo.ipynb #939a5f3a
 def plot_demo(results: dict,                 # `run_demo`'s results
               path: str | Path | None = None,  # PNG to write
               ):
@@ -176,34 +184,43 @@ def plot_demo(results: dict,                 # `run_demo`'s results
     if path: fig.savefig(path); plt.close(fig)
     return fig
 
-def write_demo_report(out: Path,          # the demo folder
-                      cfg: DemoConfig,    # its settings
-                      splits: dict,       # `demo_splits`' result
-                      evolution: dict,    # the evolution summary
-                      pair_counts: dict,  # what the SFT-pair filters kept and dropped
-                      triple_counts: dict,  # what the DPO-triple rules kept and dropped
-                      rules: dict,        # the DPO rules used (mode, margin, thresholds)
-                      res: dict,          # `compare_methods`' result
-                      times: dict,        # stage -> seconds (this invocation's; a resumed stage counts only its remainder)
-                      ) -> dict:
-    "Write results.json, demo.png and report.md into `out`; returns the results."
-    from prompt_a_video.evaluation import comparison_table
+# %% ../nbs/61_demo.ipynb #d83a3f0b
+def demo_results(out: Path,          # the demo folder
+                 cfg: DemoConfig,    # its settings
+                 splits: dict,       # `demo_splits`' result
+                 evolution: dict,    # the evolution summary
+                 pair_counts: dict,  # what the SFT-pair filters kept and dropped
+                 triple_counts: dict,  # what the DPO-triple rules kept and dropped
+                 rules: dict,        # the DPO rules used (mode, margin, thresholds)
+                 res: dict,          # `compare_methods`' result
+                 times: dict,        # stage -> seconds (this invocation's; a resumed stage counts only its remainder)
+                ) -> dict:
+    "Everything the demo measured, as one JSON-ready dict (the training metrics are read from the stage folders)."
     out = Path(out)
     sft, dpo = _read_json(out / "2-sft" / "metrics.json"), _read_json(out / "4-dpo" / "metrics.json")
     score = {r["method"]: r for r in res["rows"] if r["metric"] == "score"}
-    results = {"settings": cfg.to_dict(), "splits": splits, "seconds": times,
-               "evolution": {k: evolution[k] for k in ("best_per_iteration", "candidates", "llm_calls", "wall_seconds")},
-               "sft_pairs": pair_counts, "sft": {"metrics": sft, "log": _read_json(out / "2-sft" / "log_history.json") or []},
-               "dpo_triples": {"counts": triple_counts, "rules": rules},
-               "dpo": {"metrics": dpo, "log": _read_json(out / "4-dpo" / "log_history.json") or []},
-               "evaluation": {"rows": res["rows"], "weights": res["weights"]},
-               "held_out_score": {m: {k: r[k] for k in ("mean", "low", "high", "win_rate_vs_original")} for m, r in score.items()}}
-    plot_demo(results, out / "demo.png")
-    ex = "\n".join(f"| {p} | {res['refined']['smollm2'][p]} | {res['refined']['sft+dpo'][p]} |"
-                   for p in splits["eval"][:3])
+    return {"settings": cfg.to_dict(), "splits": splits, "seconds": times,
+            "evolution": {k: evolution[k] for k in ("best_per_iteration", "candidates", "llm_calls", "wall_seconds")},
+            "sft_pairs": pair_counts, "sft": {"metrics": sft, "log": _read_json(out / "2-sft" / "log_history.json") or []},
+            "dpo_triples": {"counts": triple_counts, "rules": rules},
+            "dpo": {"metrics": dpo, "log": _read_json(out / "4-dpo" / "log_history.json") or []},
+            "evaluation": {"rows": res["rows"], "weights": res["weights"]},
+            "held_out_score": {m: {k: r[k] for k in ("mean", "low", "high", "win_rate_vs_original")} for m, r in score.items()}}
+
+# %% ../nbs/61_demo.ipynb #03648c3f
+def demo_report_text(results: dict,  # `demo_results`' dict
+                     res: dict,      # `compare_methods`' result (refined prompts and the comparison table)
+                     cfg: DemoConfig,  # the demo's settings
+                    ) -> str:
+    "report.md: what each stage did, the held-out score with its interval, and three examples."
+    from prompt_a_video.evaluation import comparison_table
+    splits, times, evolution = results["splits"], results["seconds"], results["evolution"]
+    pair_counts, sft, dpo = results["sft_pairs"], results["sft"]["metrics"], results["dpo"]["metrics"]
+    triple_counts, rules = results["dpo_triples"]["counts"], results["dpo_triples"]["rules"]
+    ex = "\n".join(f"| {p} | {res['refined']['smollm2'][p]} | {res['refined']['sft+dpo'][p]} |" for p in splits["eval"][:3])
     ys = evolution["best_per_iteration"]
-    b, i = score["sft+dpo"], score["identity"]
-    text = f"""# prompt_a_video demo
+    b, i = results["held_out_score"]["sft+dpo"], results["held_out_score"]["identity"]
+    return f"""# prompt_a_video demo
 
 **Target: the sandbox renderer, a procedural stand-in, not a video model.** It draws what a prompt names
 and is scored by the offline metrics plus ALIGN (did it draw what the original prompt asked for?) and
@@ -240,8 +257,18 @@ Stage folders: `1-evolve` (run.sqlite, history.json, best_per_iteration.png), `2
 `pav refine --booster DIR`), `3-dpo-data` (triples.json, triples_report.json), `5-eval` (report.md, results.json,
 metrics.png).
 """
-    atomic_write(out / "results.json", json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
+
+# %% ../nbs/61_demo.ipynb #78111eef
+def write_demo_report(out: Path,        # the demo folder
+                      results: dict,    # `demo_results`' dict
+                      res: dict,        # `compare_methods`' result
+                      cfg: DemoConfig,  # the demo's settings
+                      ) -> dict:
+    "Write results.json, demo.png, the evaluation's report and report.md into `out`; returns the results."
     from prompt_a_video.evaluation import write_report
+    out = Path(out)
+    plot_demo(results, out / "demo.png")
+    atomic_write(out / "results.json", json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
     write_report(res, out / "5-eval", note="The target is the sandbox renderer, not a video model." if cfg.target == "sandbox" else "")
-    atomic_write(out / "report.md", text)
+    atomic_write(out / "report.md", demo_report_text(results, res, cfg))
     return results

@@ -5,6 +5,8 @@
 # %% ../nbs/42_dpo.ipynb #951099b5
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import json
 import shutil
 import time
@@ -72,11 +74,13 @@ class DPORecipe(Config):
         if self.max_prompt_length >= self.max_length:
             raise PavError(f"max_prompt_length {self.max_prompt_length} must be below max_length {self.max_length}")
 
-    def lora(self):
-        "The peft `LoraConfig` of the new adapter (merge mode)."
-        from peft import LoraConfig
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                          target_modules=list(self.lora_targets), bias="none", task_type="CAUSAL_LM")
+# %% ../nbs/42_dpo.ipynb #b1d5a6cd
+@patch
+def lora(self: DPORecipe):
+    "The peft `LoraConfig` of the new adapter (merge mode)."
+    from peft import LoraConfig
+    return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+                      target_modules=list(self.lora_targets), bias="none", task_type="CAUSAL_LM")
 
 # %% ../nbs/42_dpo.ipynb #fa44a300
 def cap_prompts(ds,                # a preference `Dataset` with a conversational `prompt`
@@ -106,6 +110,7 @@ def read_booster(folder: str | Path,  # an SFT (or DPO) output folder
         raise PavError(f"{short_path(folder)} is not a trained booster: no booster.json{hint}")
     return json.loads(f.read_text())
 
+# %% ../nbs/42_dpo.ipynb #36f1d58d
 def load_adapter(model,                 # the base model
                  folder: str | Path,    # adapter folder
                  trainable: bool = False,  # keep the adapter trainable (stacked DPO)
@@ -182,6 +187,7 @@ def _triples(triples, template: str):
     if isinstance(triples, list): return triples_dataset(triples, template)
     return triples
 
+# %% ../nbs/42_dpo.ipynb #ae0ea210
 def _dpo_metrics(log: Sequence[dict]) -> dict:
     rows = [r for r in log if "rewards/margins" in r]
     if not rows: return {}
@@ -190,6 +196,7 @@ def _dpo_metrics(log: Sequence[dict]) -> dict:
     return {"margin_first": mean(rows[:k], "rewards/margins"), "margin_last": mean(rows[-k:], "rewards/margins"),
             "accuracy_first": mean(rows[:k], "rewards/accuracies"), "accuracy_last": mean(rows[-k:], "rewards/accuracies")}
 
+# %% ../nbs/42_dpo.ipynb #6467bcfb
 def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from `train_sft` / `pav sft`)
               triples,                            # triples: a list of dicts, a JSON file / build-dpo folder, or a Dataset
               out: str | Path,                    # run folder: checkpoints while training, the booster at the end
@@ -241,15 +248,23 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
         save_booster(_Selected(trainer.model), tok, out, binfo, card, trainer.state.log_history, files, keys)
     return out
 
+# %% ../nbs/42_dpo.ipynb #4efe1338
 class _Combined:
     "Saves the SFT + DPO adapters as one (merge mode)."
     def __init__(self, sft_dir, model, base): self.sft_dir, self.model, self.base = sft_dir, model, base
-    def save_pretrained(self, d, **kw): concat_adapters(self.sft_dir, self.model, d, self.base)
 
+# %% ../nbs/42_dpo.ipynb #d597132e
+@patch
+def save_pretrained(self: _Combined, d, **kw): concat_adapters(self.sft_dir, self.model, d, self.base)
+
+# %% ../nbs/42_dpo.ipynb #97d1169f
 class _Selected:
     "Saves only the trained adapter (stacked mode: trl's frozen reference copy stays out)."
     def __init__(self, model): self.model = model
-    def save_pretrained(self, d, **kw): self.model.save_pretrained(d, selected_adapters=["default"], **kw)
+
+# %% ../nbs/42_dpo.ipynb #3c48eab1
+@patch
+def save_pretrained(self: _Selected, d, **kw): self.model.save_pretrained(d, selected_adapters=["default"], **kw)
 
 # %% ../nbs/42_dpo.ipynb #ec8a2c8e
 def builtin_triples(n: int = 16,           # how many triples

@@ -20,14 +20,17 @@ from .core import PavError, as_prompts, atomic_write, derive_seed, format_table,
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
            'VBENCH_SEMANTIC_WEIGHT', 'prompt_set', 'vbench_total', 'vbench_scores', 'mean_ci', 'win_rate',
-           'release_memory', 'refine_fitted', 'refine_all', 'refine_then_free', 'compare_methods', 'interval_bars',
-           'plot_comparison', 'comparison_table', 'prompt_panel', 'eval_viewer', 'parse_methods', 'write_report']
+           'release_memory', 'refine_fitted', 'refine_all', 'refine_then_free', 'open_evaluation', 'export_vbench',
+           'prompt_metrics', 'seed_means', 'method_metrics', 'summary_rows', 'write_results', 'compare_methods',
+           'interval_bars', 'plot_comparison', 'comparison_table', 'prompt_panel', 'eval_viewer', 'parse_methods',
+           'write_report']
 
 # %% ../nbs/60_eval.ipynb #73a4f910
 def _sets_dir() -> Path:
     import prompt_a_video
     return Path(prompt_a_video.__file__).parent / "prompt_sets"
 
+# %% ../nbs/60_eval.ipynb #e618f7e8
 def prompt_set(spec: str,  # 'paper-vbench-100', 'vbench', 'vbench:DIMENSION', or a text file with one prompt per line
                ) -> list[str]:
     "The prompts of a named set or a file."
@@ -52,19 +55,29 @@ VBENCH_NORMALIZE = {                                  # VBench scripts/constant.
     "imaging quality": (0.0, 1.0), "object class": (0.0, 1.0), "multiple objects": (0.0, 1.0), "human action": (0.0, 1.0),
     "color": (0.0, 1.0), "spatial relationship": (0.0, 1.0), "scene": (0.0, 0.8222), "appearance style": (0.0009, 0.2855),
     "temporal style": (0.0, 0.364), "overall consistency": (0.0, 0.364)}
+
+# %% ../nbs/60_eval.ipynb #ee50d07f
 VBENCH_WEIGHT = {k: (0.5 if k == "dynamic degree" else 1.0) for k in VBENCH_NORMALIZE}
+
+# %% ../nbs/60_eval.ipynb #d2e050be
 VBENCH_QUALITY = ("subject consistency", "background consistency", "temporal flickering", "motion smoothness",
                   "aesthetic quality", "imaging quality", "dynamic degree")
+
+# %% ../nbs/60_eval.ipynb #fe164a62
 VBENCH_SEMANTIC = ("object class", "multiple objects", "human action", "color", "spatial relationship", "scene",
                    "appearance style", "temporal style", "overall consistency")
+
+# %% ../nbs/60_eval.ipynb #8fc74de3
 VBENCH_QUALITY_WEIGHT, VBENCH_SEMANTIC_WEIGHT = 4, 1
 
+# %% ../nbs/60_eval.ipynb #4a656edb
 def vbench_total(quality: float,   # VBench quality score (0-1 or percent)
                  semantic: float,  # VBench semantic score, same scale
                  ) -> float:
     "VBench's total score from its quality and semantic scores."
     return (VBENCH_QUALITY_WEIGHT * quality + VBENCH_SEMANTIC_WEIGHT * semantic) / (VBENCH_QUALITY_WEIGHT + VBENCH_SEMANTIC_WEIGHT)
 
+# %% ../nbs/60_eval.ipynb #f60048c0
 def vbench_scores(results: dict,  # VBench results: dimension -> score (names with '_' or ' '; VBench's [score, per-video] pairs too)
                   ) -> dict:
     "Quality, semantic and total scores (in %) from VBench's per-dimension results."
@@ -93,6 +106,7 @@ def mean_ci(xs: Sequence[float],  # one value per original prompt (NaN values ar
     h = stats.t.ppf(0.5 + level / 2, len(v) - 1) * sd / math.sqrt(len(v))
     return (m, m - h, m + h)
 
+# %% ../nbs/60_eval.ipynb #392d9227
 def win_rate(a: Sequence[float],  # the method's value per prompt
              b: Sequence[float],  # the baseline's value per prompt (same order)
              ) -> float:
@@ -111,6 +125,7 @@ def release_memory():
         if torch.cuda.is_available(): torch.cuda.empty_cache()
     except ImportError: pass
 
+# %% ../nbs/60_eval.ipynb #762e5b7a
 def refine_fitted(booster,                   # anything with `refine(prompts)`; `as_is = True` (identity, `AsIs`) opts out of fitting
                   prompts: Sequence[str],    # the original prompts
                   target: str | None = None, # a target whose token budget every output must fit (None: no fitting)
@@ -128,6 +143,7 @@ def refine_fitted(booster,                   # anything with `refine(prompts)`; 
         out = [[fit_prompt(x, p, b) for x in r] for p, r in zip(prompts, out)]
     return out
 
+# %% ../nbs/60_eval.ipynb #02f6f69b
 def refine_all(methods: dict,          # method name -> booster (anything with `refine(prompts)`) or a `load_booster` name
                prompts: Sequence[str], # the original prompts
                path: str | Path,       # refined.json: method -> {original: refined}; read to resume, written after each method
@@ -152,6 +168,7 @@ def refine_all(methods: dict,          # method name -> booster (anything with `
         release_memory()
     return done
 
+# %% ../nbs/60_eval.ipynb #04668f83
 def refine_then_free(booster,                  # a `load_booster` name (loaded here, freed after) or a booster object
                      prompts: Sequence[str],   # the original prompts
                      generator=None,           # `VideoGenerator` whose target's token budget the outputs must fit
@@ -165,7 +182,102 @@ def refine_then_free(booster,                  # a `load_booster` name (loaded h
     release_memory()
     return out
 
-# %% ../nbs/60_eval.ipynb #4411ed32
+# %% ../nbs/60_eval.ipynb #88c96b28
+def open_evaluation(out: str | Path | None,  # the evaluation's folder (None: a new temporary one)
+                    spec: dict,              # what is compared: prompts, methods, seeds, target, suite
+                   ) -> Path:
+    "The evaluation folder, refusing one that holds another evaluation; `eval.json` records `spec`."
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="pav-eval-"))
+    out.mkdir(parents=True, exist_ok=True)
+    old = out / "eval.json"
+    if old.is_file() and json.loads(old.read_text()) != spec:
+        raise PavError(f"{short_path(out)} holds another evaluation (other prompts, methods, seeds, target or suite); "
+                       "use a new --out folder")
+    atomic_write(old, json.dumps(spec, indent=1))
+    return out
+
+# %% ../nbs/60_eval.ipynb #88f0fdab
+def export_vbench(folder: Path,          # the method's folder: videos are written as {original}-{i}.mp4
+                  originals: list[str],  # the original prompt of each video
+                  videos: list,          # the videos, seeds of one prompt together
+                  n_seeds: int,          # videos per prompt
+                 ):
+    "Write videos in VBench's layout (one file per original prompt and seed index); existing files are kept."
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, (p, v) in enumerate(zip(originals, videos)):
+        f = folder / f"{p}-{k % n_seeds}.mp4"
+        if not f.exists(): v.save(f)
+
+# %% ../nbs/60_eval.ipynb #c072c523
+def prompt_metrics(generator,            # `VideoGenerator`: counts tokens with the target's tokenizers
+                   prompts: list[str],   # the original prompts
+                   texts: list[str],     # one method's refined prompt for each
+                  ) -> dict:
+    "Per-prompt statistics of refined prompts: words, tokens, share over the target's budget, fidelity to the original."
+    from prompt_a_video.budget import TokenBudget
+    from prompt_a_video.rewards.offline import prompt_fidelity
+    try:
+        budget = TokenBudget.for_target(generator.target.name, generator)   # the generator's own tokenizers
+        toks, over = generator.count_tokens(texts), [float(not budget.fits(t)) for t in texts]
+    except PavError: toks = over = [math.nan] * len(texts)
+    return {"words": [float(len(t.split())) for t in texts], "tokens": [float(t) for t in toks],
+            "over_budget": over,                  # the share of prompts some text encoder of the target truncates
+            "fidelity": prompt_fidelity(prompts, texts)}
+
+# %% ../nbs/60_eval.ipynb #e0470998
+def seed_means(scores: list,          # one `Scores` per video, the seeds of one prompt together
+               n_seeds: int,          # videos per prompt
+               value,                 # `Scores` -> float
+              ) -> list[float]:
+    "The per-prompt mean of `value` over each prompt's seeds."
+    return [_mean([value(s) for s in scores[i:i + n_seeds]]) for i in range(0, len(scores), n_seeds)]
+
+# %% ../nbs/60_eval.ipynb #15f1b0c6
+def method_metrics(generator,             # `VideoGenerator`
+                   suite,                 # `RewardSuite`
+                   prompts: list[str],    # the original prompts
+                   texts: list[str],      # the method's refined prompt for each
+                   seeds_of: dict,        # original prompt -> its seeds (the same for every method)
+                   weights: dict,         # ranking weights of the 'score' row
+                   vbench_dir: Path | None = None,  # also write the videos in VBench's layout here
+                   progress: bool = True, # progress bars
+                  ) -> dict:
+    "Render one method's prompts with every seed, score them against the originals: metric -> value per prompt."
+    from prompt_a_video.core import weighted_score
+    n = len(next(iter(seeds_of.values())))
+    flat_t = [t for t in texts for _ in range(n)]
+    originals = [p for p in prompts for _ in range(n)]
+    videos = generator.generate(flat_t, [s for p in prompts for s in seeds_of[p]], progress=progress)
+    scores = suite(videos, originals, flat_t)
+    if vbench_dir: export_vbench(Path(vbench_dir), originals, videos, n)
+    m = {dim: seed_means(scores, n, lambda s, d=dim: s[d]) for dim in suite.dims}
+    m["score"] = seed_means(scores, n, lambda s: weighted_score(s, weights))
+    return m | prompt_metrics(generator, prompts, texts)
+
+# %% ../nbs/60_eval.ipynb #6c824fab
+def summary_rows(per: dict,           # method -> metric -> value per prompt; 'identity' is the baseline
+                 paired: Sequence[str],  # metrics that get a win rate against the original prompts
+                ) -> list[dict]:
+    "One row per method and metric: mean, 95% interval, n, and the win rate against the original prompts."
+    return [{"method": name, "metric": metric, **dict(zip(("mean", "low", "high"), mean_ci(vals))), "n": len(vals),
+             "win_rate_vs_original": win_rate(vals, per["identity"][metric]) if name != "identity" and metric in paired
+             else math.nan}
+            for name, m in per.items() for metric, vals in m.items()]
+
+# %% ../nbs/60_eval.ipynb #3a2b8db7
+def write_results(out: Path,       # the evaluation folder
+                  res: dict,       # everything `compare_methods` returns
+                  dims: Sequence[str],  # the metrics drawn in metrics.png
+                 ):
+    "results.json, results.csv and metrics.png, each written atomically."
+    atomic_write(out / "results.json", json.dumps(res, indent=1, ensure_ascii=False, allow_nan=True))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(res["rows"][0]))
+    w.writeheader(); w.writerows(res["rows"])
+    atomic_write(out / "results.csv", buf.getvalue())
+    plot_comparison(res["rows"], dims, out / "metrics.png")
+
+# %% ../nbs/60_eval.ipynb #29f37c58
 def compare_methods(methods: dict,             # method name -> booster or `load_booster` name; 'identity' is added as the baseline
                     prompts: Sequence[str],    # the original prompts
                     generator,                 # `VideoGenerator`: the target and its settings
@@ -179,65 +291,22 @@ def compare_methods(methods: dict,             # method name -> booster or `load
     "Refine, render and score every method's prompts (paired by seed); means, 95% intervals, win rates, prompt stats."
     from prompt_a_video.booster import IdentityBooster
     from prompt_a_video.evolution import EvolutionConfig, ranking_weights
-    from prompt_a_video.rewards.offline import prompt_fidelity
-    from prompt_a_video.core import weighted_score
     prompts = list(dict.fromkeys(as_prompts(prompts)))
     methods = {"identity": IdentityBooster(), **methods}
-    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="pav-eval-"))
-    out.mkdir(parents=True, exist_ok=True)
     spec = {"prompts": prompts, "methods": list(methods), "seeds": list(seeds), "target": generator.target.name,
             "suite": suite.name}
-    old = out / "eval.json"
-    if old.is_file() and json.loads(old.read_text()) != spec:
-        raise PavError(f"{short_path(out)} holds another evaluation (other prompts, methods, seeds, target or suite); "
-                       "use a new --out folder")
-    atomic_write(old, json.dumps(spec, indent=1))
+    out = open_evaluation(out, spec)
     refined = refine_all(methods, prompts, out / "refined.json", generator.target.name, progress)
     weights = ranking_weights(EvolutionConfig(weights=weights), suite.dims)
     seeds_of = {p: [derive_seed(p, "eval", s) for s in seeds] for p in prompts}
-    per = {}                                              # method -> metric -> value per prompt (seeds averaged)
-    for name in methods:
-        texts = [refined[name][p] for p in prompts]
-        flat_t = [t for t in texts for _ in seeds]
-        flat_s = [s for p in prompts for s in seeds_of[p]]
-        videos = generator.generate(flat_t, flat_s, progress=progress)
-        scores = suite(videos, [p for p in prompts for _ in seeds], flat_t)
-        if vbench_dir:
-            d = Path(vbench_dir) / name
-            d.mkdir(parents=True, exist_ok=True)
-            for k, (p, v) in enumerate(zip([p for p in prompts for _ in seeds], videos)):
-                f = d / f"{p}-{k % len(seeds)}.mp4"
-                if not f.exists(): v.save(f)
-        m = {}
-        for dim in suite.dims:
-            m[dim] = [_mean([scores[i * len(seeds) + j][dim] for j in range(len(seeds))]) for i in range(len(prompts))]
-        m["score"] = [_mean([weighted_score(scores[i * len(seeds) + j], weights) for j in range(len(seeds))]) for i in range(len(prompts))]
-        m["words"] = [float(len(t.split())) for t in texts]
-        try:
-            from prompt_a_video.budget import TokenBudget
-            budget = TokenBudget.for_target(generator.target.name, generator)   # the generator's own tokenizers
-            toks, over = generator.count_tokens(texts), [float(not budget.fits(t)) for t in texts]
-        except PavError: toks = over = [math.nan] * len(texts)
-        m["tokens"] = [float(t) for t in toks]
-        m["over_budget"] = over                   # the share of prompts some text encoder of the target truncates
-        m["fidelity"] = prompt_fidelity(prompts, texts)
-        per[name] = m
-    rows = []
-    for name, m in per.items():
-        for metric, vals in m.items():
-            mean, lo, hi = mean_ci(vals)
-            rows.append({"method": name, "metric": metric, "mean": mean, "low": lo, "high": hi, "n": len(vals),
-                         "win_rate_vs_original": win_rate(vals, per["identity"][metric]) if name != "identity" and
-                         metric in (*suite.dims, "score") else math.nan})
-    res = {"spec": spec, "weights": weights, "rows": rows, "per_prompt": per, "refined": refined}
-    atomic_write(out / "results.json", json.dumps(res, indent=1, ensure_ascii=False, allow_nan=True))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader(); w.writerows(rows)
-    atomic_write(out / "results.csv", buf.getvalue())
-    plot_comparison(rows, [*suite.dims, "score"], out / "metrics.png")
+    per = {name: method_metrics(generator, suite, prompts, [refined[name][p] for p in prompts], seeds_of, weights,
+                                vbench_dir and Path(vbench_dir) / name, progress) for name in methods}
+    res = {"spec": spec, "weights": weights, "rows": summary_rows(per, (*suite.dims, "score")), "per_prompt": per,
+           "refined": refined}
+    write_results(out, res, [*suite.dims, "score"])
     return res
 
+# %% ../nbs/60_eval.ipynb #3dc23e93
 def _mean(xs):
     v = [x for x in xs if math.isfinite(x)]
     return sum(v) / len(v) if v else math.nan
@@ -255,6 +324,7 @@ def interval_bars(ax,                      # a matplotlib axis
     ax.set_xticks(range(len(rows)), [r["method"] for r in rows], rotation=rotation, ha="right" if rotation else "center",
                   fontsize=fontsize)
 
+# %% ../nbs/60_eval.ipynb #388d0ef3
 def plot_comparison(rows: Sequence[dict],      # `compare_methods`' rows
                     metrics: Sequence[str],    # which metrics get a panel
                     path: str | Path | None = None,  # PNG to write
@@ -272,6 +342,7 @@ def plot_comparison(rows: Sequence[dict],      # `compare_methods`' rows
     if path: fig.savefig(path); plt.close(fig)
     return fig
 
+# %% ../nbs/60_eval.ipynb #4152b5bd
 def comparison_table(res: dict,   # `compare_methods`' result
                      ) -> str:
     "One row per method: the ranking score and fidelity with intervals, win rate, words, tokens over budget."
@@ -291,6 +362,7 @@ def _wrap(text: str, width: int = 70, lines: int = 4) -> str:
     w = textwrap.wrap(text, width)
     return "\n".join(w[:lines]) + (" ..." if len(w) > lines else "")
 
+# %% ../nbs/60_eval.ipynb #ba2a2b84
 def prompt_panel(res: dict,          # `compare_methods`' result
                  i: int,             # index of the original prompt in `res['spec']['prompts']`
                  generator=None,     # the evaluation's `VideoGenerator`: draws the frame strips (from its cache); None: text only
@@ -316,6 +388,7 @@ def prompt_panel(res: dict,          # `compare_methods`' result
     fig.tight_layout()
     return fig
 
+# %% ../nbs/60_eval.ipynb #e6375344
 def eval_viewer(res: dict,        # `compare_methods`' result
                 generator=None,   # the evaluation's `VideoGenerator` (frame strips from its cache); None: text only
                 ):
@@ -353,6 +426,7 @@ def parse_methods(spec: str,  # comma-separated: identity, promptist, llm-rewrit
     if not out: raise PavError("no methods given")
     return out
 
+# %% ../nbs/60_eval.ipynb #aad6ddd9
 def write_report(res: dict,            # `compare_methods`' result
                  out: str | Path,      # the evaluation folder (report.md goes there)
                  note: str = "",       # a paragraph on the setting (e.g. that a sandbox renderer was used)

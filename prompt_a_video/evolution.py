@@ -32,10 +32,17 @@ __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
+
+# %% ../nbs/31_evolution.ipynb #df6ec9b1
 PARSERS = ("robust", "released")
+
+# %% ../nbs/31_evolution.ipynb #2f51a27f
 HISTORY_FORMATS = ("package", "released")
+
+# %% ../nbs/31_evolution.ipynb #f0f4f8ba
 OPERATOR_PROMPTS = ("history", "best")
 
+# %% ../nbs/31_evolution.ipynb #db4666a5
 @dataclass
 class EvolutionConfig(Config):
     "Settings of a prompt-evolution run (defaults: the paper's)."
@@ -76,6 +83,7 @@ class EvolutionConfig(Config):
         if self.operator_prompt == "best" and not self.prefill:
             raise PavError("operator_prompt='best' continues the best prompt so far, so it needs prefill=True")
 
+# %% ../nbs/31_evolution.ipynb #f5bee55a
 def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; else the paper's or the offline defaults
                     dims: Sequence[str]     # dimensions the suite produces (`suite.dims`); every weight must name one
                    ) -> dict:               # {dimension: weight}, applied to normalised scores
@@ -92,6 +100,7 @@ def ranking_weights(cfg: EvolutionConfig,  # its `weights` are used when set; el
     if missing: raise PavError(f"ranking weights name dimensions {missing} that the suite does not produce ({list(dims)})")
     return dict(w)
 
+# %% ../nbs/31_evolution.ipynb #c64b5818
 def keep_source(prompt: str,          # a source prompt
                 cfg: EvolutionConfig  # only `skip_digit_prompts` matters
                ) -> bool:
@@ -104,6 +113,7 @@ RELEASED_DIMENSION_NAMES = {"VQ": "Visual Quality", "TC": "Temporal Consistency"
                             "TVA": "Text Video Alignment", "FC": "Factual Consistency", "AES": "Aesthetic score",
                             "MPS": "Image quality"}
 
+# %% ../nbs/31_evolution.ipynb #e62a802f
 OPERATOR_INSTRUCTION = """You write prompts for a text-to-video model. Given a user's prompt and earlier rewrites of it, each with the scores its video received, you write better rewrites.
 
 A good rewrite keeps exactly what the user asked for and makes it concrete and visual: the subject and its appearance, what it does, the setting, the lighting, the camera angle and movement, the depth of field and the overall mood. It describes one continuous shot. It contains no text, captions or logos in the frame.
@@ -122,6 +132,7 @@ Rules:
 - Write in English, at most six sentences each.
 - Answer with exactly {n} new rewrite(s), each inside <PROMPT></PROMPT> tags, and nothing else."""
 
+# %% ../nbs/31_evolution.ipynb #55d9e3be
 def dimension_legend(dims: Sequence[str]  # score abbreviations in the order shown; unregistered ones are named by themselves
                     ) -> str:
     "One line per score abbreviation saying what it measures (the released names for the paper's seven)."
@@ -132,18 +143,21 @@ def dimension_legend(dims: Sequence[str]  # score abbreviations in the order sho
         out.append(f"- {d}: {name} ({'lower' if worse else 'higher'} is better)")
     return "\n".join(out)
 
+# %% ../nbs/31_evolution.ipynb #73e3f8e2
 def _shown(history, key, show_all, top) -> list[int]:
     "Indices of the history shown: all while there are at most `show_all`, then 0 and the `top` best."
     idx = list(range(len(history)))
     if len(history) <= show_all: return idx
     return [0] + sorted(idx[1:], key=lambda i: key(history[i][1]), reverse=True)[:top]
 
+# %% ../nbs/31_evolution.ipynb #de0b9fd0
 def _released_scores(s: Scores) -> str:
     "`score, VQ:3.1, ..., AES: 3.49, MPS: 3.67` (other suites' dimensions in their own order, with a space)."
     n = s.normalised
     order = [d for d in PAPER_DIMENSIONS if d in n] + [d for d in n if d not in PAPER_DIMENSIONS]
     return "score, " + ", ".join(f"{d}:{'' if d in PAPER_DIMENSIONS[:5] else ' '}{round(n[d], 2)}" for d in order)
 
+# %% ../nbs/31_evolution.ipynb #7357f83a
 def format_history(history: list[tuple[str, Scores]], # (prompt, scores) pairs, the original first
                    key: Callable[[Scores], float],    # ranking score used to pick the top prompts
                    show_all: int = 4,                 # show every prompt while there are at most this many
@@ -158,6 +172,7 @@ def format_history(history: list[tuple[str, Scores]], # (prompt, scores) pairs, 
         else: lines.append(f"{k}. {text} (scores: " + ", ".join(f"{d}: {v:.2f}" for d, v in s.normalised.items()) + ")")
     return "\n".join(lines)
 
+# %% ../nbs/31_evolution.ipynb #4966bc92
 def operator_messages(history: list[tuple[str, Scores]], # (prompt, scores) pairs, the original first
                       key: Callable[[Scores], float],    # ranking score
                       n: int,                            # how many new prompts to ask for
@@ -173,16 +188,27 @@ def operator_messages(history: list[tuple[str, Scores]], # (prompt, scores) pair
 
 # %% ../nbs/31_evolution.ipynb #322542a2
 _TAGS = re.compile(r"<\s*(/?)\s*prompt\s*>", re.I)
+
+# %% ../nbs/31_evolution.ipynb #6608e55d
 _NUMBERING = re.compile(r"^\s*(?:(?:prompt|rewrite)\s*)?(?:\d+\s*[.):-]|[-*•])\s*", re.I)
+
+# %% ../nbs/31_evolution.ipynb #774a3554
 _RELEASED_TAG = re.compile(r"<PROMPT>(.*?)</PROMPT>")        # the released code's, verbatim: case-sensitive, no DOTALL
+
+# %% ../nbs/31_evolution.ipynb #c06f46cf
 MIN_WORDS = 3
 
+# %% ../nbs/31_evolution.ipynb #69269c18
 def _norm(t: str) -> str: return re.sub(r"\W+", " ", t.lower()).strip()
 
+# %% ../nbs/31_evolution.ipynb #a901cea4
 _EN = set("a an the of in on at with and through to its his her their from by over under into as is while".split())
+
+# %% ../nbs/31_evolution.ipynb #fb316437
 _OTHER = set("el la los las un una por del en y con le les des du et une dans sur der die das und ein eine mit auf "
              "il lo gli di che per da em os".split()) - _EN
 
+# %% ../nbs/31_evolution.ipynb #bddfeee4
 def _is_english(t: str) -> bool:
     "Latin script, and no more function words of Spanish, French, German, Italian or Portuguese than of English."
     letters = [c for c in t if c.isalpha()]
@@ -190,6 +216,7 @@ def _is_english(t: str) -> bool:
     words = re.findall(r"[a-z']+", t.lower())
     return sum(w in _OTHER for w in words) <= sum(w in _EN for w in words)
 
+# %% ../nbs/31_evolution.ipynb #5c8bd4be
 def _tagged(reply: str) -> list[tuple[str, str]]:
     "(text, how) for each piece opened by a tag: how is 'closed', 'reopened' (next tag opens) or 'end' (reply ends)."
     out, start = [], None
@@ -202,9 +229,11 @@ def _tagged(reply: str) -> list[tuple[str, str]]:
     if start is not None: out.append((reply[start:], "end"))
     return out
 
+# %% ../nbs/31_evolution.ipynb #2b8f8cea
 def _clean(raw: str) -> str:
     return re.sub(r"\s+", " ", _NUMBERING.sub("", raw.strip())).strip().strip('"“”\'').strip()
 
+# %% ../nbs/31_evolution.ipynb #305489d3
 def parse_candidates(reply: str,                      # the operator's reply text
                      n: int = 3,                      # how many prompts were asked for
                      seen: Sequence[str] = (),        # prompts already in the history (repeats are dropped)
@@ -255,11 +284,13 @@ class Step:
     n: int = 0                       # prompts to ask for ('ask')
     texts: list | None = None        # prompts to store ('write')
 
+# %% ../nbs/31_evolution.ipynb #bfd3b23f
 def parsed_prompts(calls: Sequence[dict]  # `llm_calls` rows; `parsed` holds a JSON list of prompts, or None for a failed call
                   ) -> list[str]:
     "The prompts parsed from stored operator calls, in call order."
     return [t for c in calls if c.get("parsed") for t in json.loads(c["parsed"])]
 
+# %% ../nbs/31_evolution.ipynb #f937f625
 def next_step(source: str,                  # the source prompt
               cands: Sequence[dict],        # its stored candidates (iteration, text, scores)
               calls: Sequence[dict],        # its stored operator calls (iteration, parsed)
@@ -297,21 +328,25 @@ class Evolution:
         self._faults_seen = Counter()
         self._check_settings()
 
-    def _settings(self) -> dict:
-        g = self.gen.settings
-        return {"target": self.gen.target.name, "model_id": self.gen.model_id,
-                "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook",
-                                                          "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")},
-                "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
-                "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight")}}
+# %% ../nbs/31_evolution.ipynb #645200d0
+@patch
+def _settings(self: Evolution) -> dict:
+    g = self.gen.settings
+    return {"target": self.gen.target.name, "model_id": self.gen.model_id,
+            "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook",
+                                                      "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")},
+            "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
+            "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight")}}
 
-    def _check_settings(self):
-        old, new = self.store.get_meta("settings"), self._settings()
-        if old is None: self.store.set_meta("settings", new); return
-        diff = [k for k in new if old.get(k) != new[k]]
-        if diff:
-            raise PavError(f"{self.run_dir} holds a run with different settings ({', '.join(diff)}); "
-                           "rerun with the original settings to resume, or use a new --out folder")
+# %% ../nbs/31_evolution.ipynb #042b13f1
+@patch
+def _check_settings(self: Evolution):
+    old, new = self.store.get_meta("settings"), self._settings()
+    if old is None: self.store.set_meta("settings", new); return
+    diff = [k for k in new if old.get(k) != new[k]]
+    if diff:
+        raise PavError(f"{self.run_dir} holds a run with different settings ({', '.join(diff)}); "
+                       "rerun with the original settings to resume, or use a new --out folder")
 
 # %% ../nbs/31_evolution.ipynb #b7bca037
 @patch
@@ -321,6 +356,7 @@ def key(self: Evolution,
     "The ranking score of a candidate (NaN when it failed)."
     return weighted_score(s, self.weights, normalised=True)
 
+# %% ../nbs/31_evolution.ipynb #ed843910
 @patch
 def history(self: Evolution,
             sid: int  # a source id from `store.source_id`
@@ -329,6 +365,7 @@ def history(self: Evolution,
     return [(r["text"], Scores(json.loads(r["scores"]))) for r in self.store.candidates(sid)
             if r["scores"] is not None and not r["failed"]]
 
+# %% ../nbs/31_evolution.ipynb #b61dc9ad
 @patch
 def step(self: Evolution,
          sid: int,    # a source id from `store.source_id`
@@ -337,6 +374,7 @@ def step(self: Evolution,
     "What source `sid` needs next (see `next_step`)."
     return next_step(prompt, self.store.candidates(sid), self.store.calls(sid), self.store.status(sid), self.cfg)
 
+# %% ../nbs/31_evolution.ipynb #6cc49918
 @patch
 def write(self: Evolution,
           sid: int,     # a source id from `store.source_id`
@@ -386,6 +424,7 @@ def messages(self: Evolution,
     if self.cfg.prefill: msgs.append({"role": "assistant", "content": "<PROMPT>" + prefill_text(prompt)})
     return msgs
 
+# %% ../nbs/31_evolution.ipynb #dc9edab7
 @patch
 def ask(self: Evolution,
         messages: list[dict],  # the chat from `messages`
@@ -402,11 +441,13 @@ def ask(self: Evolution,
         r.text = ("" if head.startswith("<PROMPT>") else "<PROMPT>") + head + r.text + "</PROMPT>"
     return r, None, 0.0
 
+# %% ../nbs/31_evolution.ipynb #f2061cbe
 @patch
 def _count_tokens(self: Evolution, texts):
     try: return self.gen.count_tokens(texts)
     except PavError: return [math.ceil(len(t.split()) * 1.5) for t in texts]
 
+# %% ../nbs/31_evolution.ipynb #ae3f956c
 @patch
 def record_reply(self: Evolution,
                  sid: int,                           # a source id from `store.source_id`
@@ -501,6 +542,7 @@ def best_per_iteration(self: Evolution,
     return [round(sum(c[i] for c in curves if math.isfinite(c[i])) / max(1, sum(math.isfinite(c[i]) for c in curves)), 4)
             for i in range(self.cfg.iterations + 1)] if curves else []
 
+# %% ../nbs/31_evolution.ipynb #e31ae74c
 @patch
 def summary(self: Evolution,
             sids: Sequence[int] | None = None  # source ids to summarise; None or empty: all sources
@@ -510,6 +552,7 @@ def summary(self: Evolution,
             "wall_seconds": round(self.store.get_meta("seconds", 0.0) or 0.0, 1),
             "best_per_iteration": self.best_per_iteration(sids)}
 
+# %% ../nbs/31_evolution.ipynb #27cb794d
 @patch
 def plot(self: Evolution,
          path: str | Path | None = None  # image file to save to (format from the extension: .png, .pdf, ...); None: not saved
@@ -527,6 +570,7 @@ def plot(self: Evolution,
     if path: fig.savefig(path); plt.close(fig)
     return fig
 
+# %% ../nbs/31_evolution.ipynb #2a6844b7
 @patch
 def export(self: Evolution,
            path: str | Path,                  # the JSON file to write (atomically replaced)

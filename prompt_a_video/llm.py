@@ -5,6 +5,8 @@
 # %% ../nbs/30_llm.ipynb #87024454
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import os
 import threading
 import time
@@ -29,6 +31,7 @@ class ChatReply:
     model: str = ""                  # the configured model name (LocalChat: its folder name)
     finish_reason: str = ""          # 'stop', 'length' (cut off at the token limit), or '' when unknown
 
+# %% ../nbs/30_llm.ipynb #5f380a17
 class ChatError(PavError):
     "An operator call that failed after the client's own retries; `kind` names the fault."
     def __init__(self,
@@ -38,10 +41,12 @@ class ChatError(PavError):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
 
+# %% ../nbs/30_llm.ipynb #4a4b5096
 # USD per million (input, output) tokens, list prices; used only for the cost estimate in summaries.
 PRICES = {"gpt-4o": (2.50, 10.00), "gpt-4o-mini": (0.15, 0.60), "gpt-4-turbo": (10.00, 30.00),
           "gpt-4-turbo-2024-04-09": (10.00, 30.00), "gpt-4.1": (2.00, 8.00), "gpt-4.1-mini": (0.40, 1.60)}
 
+# %% ../nbs/30_llm.ipynb #4ea23577
 def estimate_cost(model: str,               # model name; a dated variant ('gpt-4o-2024-08-06') takes its base model's price
                   prompt_tokens: int,       # input tokens of the call
                   completion_tokens: int,   # output tokens of the call
@@ -81,50 +86,60 @@ class OpenAIChat:
         self._client = OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries,
                               http_client=httpx.Client(event_hooks=hooks, timeout=timeout))
 
-    def _on_request(self, request):
-        with self._lock: self.http["requests"] += 1
-    def _on_response(self, response):
-        with self._lock:
-            self.http["responses"] += 1
-            if response.status_code >= 400: self.http[f"http_{response.status_code}"] += 1
+# %% ../nbs/30_llm.ipynb #df734e99
+@patch
+def _on_request(self: OpenAIChat, request):
+    with self._lock: self.http["requests"] += 1
 
-    @property
-    def transport_faults(self) -> Counter:
-        "HTTP faults seen on every attempt, retried ones included; `no_response` counts timeouts and dropped connections."
-        with self._lock:
-            c = Counter({k: v for k, v in self.http.items() if k.startswith("http_")})
-            c["no_response"] = self.http["requests"] - self.http["responses"]
-        return +c
+# %% ../nbs/30_llm.ipynb #c815eb4e
+@patch
+def _on_response(self: OpenAIChat, response):
+    with self._lock:
+        self.http["responses"] += 1
+        if response.status_code >= 400: self.http[f"http_{response.status_code}"] += 1
 
-    def __repr__(self): return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"   # no key
+# %% ../nbs/30_llm.ipynb #56c39afe
+@patch(as_prop=True)
+def transport_faults(self: OpenAIChat) -> Counter:
+    "HTTP faults seen on every attempt, retried ones included; `no_response` counts timeouts and dropped connections."
+    with self._lock:
+        c = Counter({k: v for k, v in self.http.items() if k.startswith("http_")})
+        c["no_response"] = self.http["requests"] - self.http["responses"]
+    return +c
 
-    def __call__(self,
-                 messages: list[dict],              # chat messages, [{"role": "system"|"user"|"assistant", "content": str}, ...]
-                 temperature: float | None = None,  # sampling temperature; None: the client's `temperature`
-                 seed: int | None = None,           # sent to the server, which may or may not honour it; None: no seed
-                 max_tokens: int | None = None,     # completion token limit; None: the client's `max_tokens`
-                 stop: list[str] | None = None      # strings at which the server ends the reply (not included in it)
-                ) -> ChatReply:
-        import openai
-        t0 = time.perf_counter()
-        try:
-            r = self._client.chat.completions.create(
-                model=self.model, messages=messages, seed=seed,
-                temperature=self.temperature if temperature is None else temperature,
-                max_tokens=max_tokens or self.max_tokens, stop=stop, extra_body=self.extra_body)
-        except openai.RateLimitError as e: raise ChatError("rate_limit", str(e)) from None
-        except openai.APITimeoutError as e: raise ChatError("timeout", str(e)) from None
-        except openai.APIConnectionError as e: raise ChatError("connection", str(e)) from None
-        except openai.AuthenticationError:
-            raise ChatError("auth", "the server rejected the API key; check the variable that holds it") from None
-        except openai.APIStatusError as e: raise ChatError(f"http_{e.status_code}", str(e)) from None
-        except (openai.APIError, ValueError) as e: raise ChatError("bad_response", str(e)[:200]) from None
-        if not getattr(r, "choices", None): raise ChatError("empty", "the reply has no choices")
-        text = r.choices[0].message.content or ""
-        u = getattr(r, "usage", None)
-        pt, ct = (u.prompt_tokens or 0, u.completion_tokens or 0) if u else (0, 0)
-        return ChatReply(text, pt, ct, estimate_cost(self.model, pt, ct, self.prices), time.perf_counter() - t0, self.model,
-                         r.choices[0].finish_reason or "")
+# %% ../nbs/30_llm.ipynb #abe893a9
+@patch
+def __repr__(self: OpenAIChat): return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"   # no key
+
+# %% ../nbs/30_llm.ipynb #60f83be1
+@patch
+def __call__(self: OpenAIChat,
+             messages: list[dict],              # chat messages, [{"role": "system"|"user"|"assistant", "content": str}, ...]
+             temperature: float | None = None,  # sampling temperature; None: the client's `temperature`
+             seed: int | None = None,           # sent to the server, which may or may not honour it; None: no seed
+             max_tokens: int | None = None,     # completion token limit; None: the client's `max_tokens`
+             stop: list[str] | None = None      # strings at which the server ends the reply (not included in it)
+            ) -> ChatReply:
+    import openai
+    t0 = time.perf_counter()
+    try:
+        r = self._client.chat.completions.create(
+            model=self.model, messages=messages, seed=seed,
+            temperature=self.temperature if temperature is None else temperature,
+            max_tokens=max_tokens or self.max_tokens, stop=stop, extra_body=self.extra_body)
+    except openai.RateLimitError as e: raise ChatError("rate_limit", str(e)) from None
+    except openai.APITimeoutError as e: raise ChatError("timeout", str(e)) from None
+    except openai.APIConnectionError as e: raise ChatError("connection", str(e)) from None
+    except openai.AuthenticationError:
+        raise ChatError("auth", "the server rejected the API key; check the variable that holds it") from None
+    except openai.APIStatusError as e: raise ChatError(f"http_{e.status_code}", str(e)) from None
+    except (openai.APIError, ValueError) as e: raise ChatError("bad_response", str(e)[:200]) from None
+    if not getattr(r, "choices", None): raise ChatError("empty", "the reply has no choices")
+    text = r.choices[0].message.content or ""
+    u = getattr(r, "usage", None)
+    pt, ct = (u.prompt_tokens or 0, u.completion_tokens or 0) if u else (0, 0)
+    return ChatReply(text, pt, ct, estimate_cost(self.model, pt, ct, self.prices), time.perf_counter() - t0, self.model,
+                     r.choices[0].finish_reason or "")
 
 # %% ../nbs/30_llm.ipynb #73697fc8
 class LocalChat:
@@ -153,36 +168,40 @@ class LocalChat:
         self._lock = threading.Lock()
         self.transport_faults = Counter()
 
-    def __repr__(self): return f"LocalChat({self.model!r})"
+# %% ../nbs/30_llm.ipynb #b15bd6de
+@patch
+def __repr__(self: LocalChat): return f"LocalChat({self.model!r})"
 
-    def __call__(self,
-                 messages: list[dict],              # chat messages, [{"role": ..., "content": ...}]; a final assistant message is continued (prefill)
-                 temperature: float | None = None,  # sampling temperature; None: the client's `temperature`; 0: greedy
-                 seed: int | None = None,           # seeds torch before generating: the same seed gives the same reply; None: unseeded
-                 max_tokens: int | None = None,     # generated-token limit; None: the client's `max_new_tokens`
-                 stop: list[str] | None = None      # strings that end generation early (the reply may end with them)
-                ) -> ChatReply:
-        import torch
-        t = self.temperature if temperature is None else temperature
-        t0 = time.perf_counter()
-        prefill = messages[-1]["role"] == "assistant"
-        enc = self.tok.apply_chat_template(messages, add_generation_prompt=not prefill, continue_final_message=prefill,
-                                           return_tensors="pt", return_dict=True)
-        enc = {k: v.to(self.lm.device) for k, v in enc.items()}
-        kw = dict(max_new_tokens=max_tokens or self.max_new_tokens, repetition_penalty=self.rep,
-                  pad_token_id=self.tok.pad_token_id or self.tok.eos_token_id)
-        if stop: kw |= dict(stop_strings=list(stop), tokenizer=self.tok)
-        kw |= dict(do_sample=True, temperature=t, top_p=self.top_p) if t > 0 else dict(do_sample=False)
-        with self._lock, torch.inference_mode():
-            if seed is not None: torch.manual_seed(seed)
-            out = self.lm.generate(**enc, **kw)
-        n_in = enc["input_ids"].shape[1]
-        new = out[0, n_in:]
-        raw = self.tok.decode(new, skip_special_tokens=True)
-        text = raw.strip()
-        cut = len(new) >= kw["max_new_tokens"] and int(new[-1]) != self.tok.eos_token_id and not (
-            stop and any(raw.endswith(x) for x in stop))          # stopped by the token limit, not by the model
-        return ChatReply(text, n_in, len(new), 0.0, time.perf_counter() - t0, self.model, "length" if cut else "stop")
+# %% ../nbs/30_llm.ipynb #398e78c6
+@patch
+def __call__(self: LocalChat,
+             messages: list[dict],              # chat messages, [{"role": ..., "content": ...}]; a final assistant message is continued (prefill)
+             temperature: float | None = None,  # sampling temperature; None: the client's `temperature`; 0: greedy
+             seed: int | None = None,           # seeds torch before generating: the same seed gives the same reply; None: unseeded
+             max_tokens: int | None = None,     # generated-token limit; None: the client's `max_new_tokens`
+             stop: list[str] | None = None      # strings that end generation early (the reply may end with them)
+            ) -> ChatReply:
+    import torch
+    t = self.temperature if temperature is None else temperature
+    t0 = time.perf_counter()
+    prefill = messages[-1]["role"] == "assistant"
+    enc = self.tok.apply_chat_template(messages, add_generation_prompt=not prefill, continue_final_message=prefill,
+                                       return_tensors="pt", return_dict=True)
+    enc = {k: v.to(self.lm.device) for k, v in enc.items()}
+    kw = dict(max_new_tokens=max_tokens or self.max_new_tokens, repetition_penalty=self.rep,
+              pad_token_id=self.tok.pad_token_id or self.tok.eos_token_id)
+    if stop: kw |= dict(stop_strings=list(stop), tokenizer=self.tok)
+    kw |= dict(do_sample=True, temperature=t, top_p=self.top_p) if t > 0 else dict(do_sample=False)
+    with self._lock, torch.inference_mode():
+        if seed is not None: torch.manual_seed(seed)
+        out = self.lm.generate(**enc, **kw)
+    n_in = enc["input_ids"].shape[1]
+    new = out[0, n_in:]
+    raw = self.tok.decode(new, skip_special_tokens=True)
+    text = raw.strip()
+    cut = len(new) >= kw["max_new_tokens"] and int(new[-1]) != self.tok.eos_token_id and not (
+        stop and any(raw.endswith(x) for x in stop))          # stopped by the token limit, not by the model
+    return ChatReply(text, n_in, len(new), 0.0, time.perf_counter() - t0, self.model, "length" if cut else "stop")
 
 # %% ../nbs/30_llm.ipynb #ab7458de
 def make_operator(spec: str,  # 'local', 'local:PATH', an OpenAI model name (gpt-*, o1*, o3*, o4*, chatgpt*) or 'http(s)://host:port/v1[#model]'

@@ -32,6 +32,7 @@ def _check_frames(frames) -> np.ndarray:
         raise PavError(f"video is empty: frames have shape {tuple(frames.shape)}")
     return frames
 
+# %% ../nbs/05_media.ipynb #4174cc53
 @dataclass(eq=False)
 class Video:
     "Frames as uint8 (T, H, W, 3), a frame rate and free-form metadata."
@@ -44,34 +45,51 @@ class Video:
         if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
             raise PavError(f"fps must be a positive number, got {self.fps!r}")
 
-    @classmethod
-    def from_array(cls,
-                   arr,                      # (T, H, W, 3) or (T, 3, H, W); uint8, or float in [0, 1] (clipped); numpy or torch
-                   fps: float = 8.0,         # frames per second
-                   meta: dict | None = None, # copied into `Video.meta` (None: empty)
-                  ) -> "Video":
-        "A `Video` from uint8 or float-in-[0, 1] frames, (T, H, W, 3) or (T, 3, H, W), numpy or torch."
-        if hasattr(arr, "detach"): arr = arr.detach().float().cpu().numpy()
-        arr = np.asarray(arr)
-        if arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[-1] != 3: arr = arr.transpose(0, 2, 3, 1)
-        if arr.dtype != np.uint8:
-            if not np.issubdtype(arr.dtype, np.floating):
-                raise PavError(f"video frames must be uint8 or float in [0, 1], got {arr.dtype}")
-            if not np.isfinite(arr).all(): raise PavError("video frames contain NaN or infinite values")
-            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
-        return cls(np.ascontiguousarray(arr), fps, dict(meta or {}))
+# %% ../nbs/05_media.ipynb #19099ca3
+@patch(cls_method=True)
+def from_array(cls: Video,
+               arr,                      # (T, H, W, 3) or (T, 3, H, W); uint8, or float in [0, 1] (clipped); numpy or torch
+               fps: float = 8.0,         # frames per second
+               meta: dict | None = None, # copied into `Video.meta` (None: empty)
+              ) -> "Video":
+    "A `Video` from uint8 or float-in-[0, 1] frames, (T, H, W, 3) or (T, 3, H, W), numpy or torch."
+    if hasattr(arr, "detach"): arr = arr.detach().float().cpu().numpy()
+    arr = np.asarray(arr)
+    if arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[-1] != 3: arr = arr.transpose(0, 2, 3, 1)
+    if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise PavError(f"video frames must be uint8 or float in [0, 1], got {arr.dtype}")
+        if not np.isfinite(arr).all(): raise PavError("video frames contain NaN or infinite values")
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    return cls(np.ascontiguousarray(arr), fps, dict(meta or {}))
 
-    @property
-    def num_frames(self) -> int: return self.frames.shape[0]
-    @property
-    def height(self) -> int: return self.frames.shape[1]
-    @property
-    def width(self) -> int: return self.frames.shape[2]
-    @property
-    def seconds(self) -> float: return self.num_frames / self.fps
-    def __len__(self): return self.num_frames
-    def __eq__(self, o): return isinstance(o, Video) and self.fps == o.fps and np.array_equal(self.frames, o.frames)
-    def __repr__(self): return f"Video({self.num_frames} frames, {self.height}x{self.width}, {self.fps:g} fps)"
+# %% ../nbs/05_media.ipynb #ace61215
+@patch(as_prop=True)
+def num_frames(self: Video) -> int: return self.frames.shape[0]
+
+# %% ../nbs/05_media.ipynb #62f2201f
+@patch(as_prop=True)
+def height(self: Video) -> int: return self.frames.shape[1]
+
+# %% ../nbs/05_media.ipynb #ca5b8f4b
+@patch(as_prop=True)
+def width(self: Video) -> int: return self.frames.shape[2]
+
+# %% ../nbs/05_media.ipynb #d5c43e6d
+@patch(as_prop=True)
+def seconds(self: Video) -> float: return self.num_frames / self.fps
+
+# %% ../nbs/05_media.ipynb #9984d339
+@patch
+def __len__(self: Video): return self.num_frames
+
+# %% ../nbs/05_media.ipynb #bfa0dfa2
+@patch
+def __eq__(self: Video, o): return isinstance(o, Video) and self.fps == o.fps and np.array_equal(self.frames, o.frames)
+
+# %% ../nbs/05_media.ipynb #0b89a8af
+@patch
+def __repr__(self: Video): return f"Video({self.num_frames} frames, {self.height}x{self.width}, {self.fps:g} fps)"
 
 # %% ../nbs/05_media.ipynb #35a002b0
 @dataclass(eq=False)
@@ -86,18 +104,27 @@ class Picture(Video):
         if self.num_frames != 1:
             raise PavError(f"a Picture has exactly one frame, got {self.num_frames}; keep one with Picture(video.frames[:1])")
 
-    @property
-    def pil(self):
-        "The picture as a PIL image."
-        from PIL import Image
-        return Image.fromarray(self.frames[0])
+# %% ../nbs/05_media.ipynb #4295db25
+@patch(as_prop=True)
+def pil(self: Picture):
+    "The picture as a PIL image."
+    from PIL import Image
+    return Image.fromarray(self.frames[0])
 
-    def __eq__(self, o): return isinstance(o, Video) and np.array_equal(self.frames, o.frames)   # a picture has no frame rate
-    def __repr__(self): return f"Picture({self.height}x{self.width})"
-    def _repr_png_(self) -> bytes:
-        im = self.pil
-        im.thumbnail((256, 256))
-        buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
+# %% ../nbs/05_media.ipynb #d04da953
+@patch
+def __eq__(self: Picture, o): return isinstance(o, Video) and np.array_equal(self.frames, o.frames)   # a picture has no frame rate
+
+# %% ../nbs/05_media.ipynb #8fccfc47
+@patch
+def __repr__(self: Picture): return f"Picture({self.height}x{self.width})"
+
+# %% ../nbs/05_media.ipynb #2f0321c6
+@patch
+def _repr_png_(self: Picture) -> bytes:
+    im = self.pil
+    im.thumbnail((256, 256))
+    buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
 
 # %% ../nbs/05_media.ipynb #fee31d9a
 def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
@@ -113,6 +140,7 @@ def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
             for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")): out.mux(pkt)
         for pkt in st.encode(): out.mux(pkt)
 
+# %% ../nbs/05_media.ipynb #54ac646e
 def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
     import av
     from fractions import Fraction
@@ -123,14 +151,19 @@ def _write_ffv1(frames: np.ndarray, fps: float, path: Path):
             for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")): out.mux(pkt)
         for pkt in st.encode(): out.mux(pkt)
 
+# %% ../nbs/05_media.ipynb #616b1ebf
 VIDEO_FORMATS = {".mp4": "H.264, lossy, plays everywhere", ".mkv": "FFV1, lossless: decodes to the exact frames"}
+
+# %% ../nbs/05_media.ipynb #f3eb174a
 IMAGE_FORMATS = {".png": "lossless", ".jpg": "JPEG, lossy (quality 95)", ".webp": "lossless WebP"}
 
+# %% ../nbs/05_media.ipynb #200747f9
 def _write_image(frame: np.ndarray, path: Path, ext: str):
     from PIL import Image
     kw = {".png": dict(format="PNG"), ".jpg": dict(format="JPEG", quality=95), ".webp": dict(format="WEBP", lossless=True)}[ext]
     Image.fromarray(frame).save(path, **kw)
 
+# %% ../nbs/05_media.ipynb #f924c92d
 def save_video(video: Video,      # the video to write
                path: str | Path,  # ends in .mp4 or .mkv (the format follows the suffix), or .png/.jpg/.webp for one frame; parent folders are made
                crf: int = 12,     # x264 quality for .mp4, 0 (best) to 51; ignored for lossless .mkv
@@ -154,6 +187,7 @@ def save_video(video: Video,      # the video to write
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
+# %% ../nbs/05_media.ipynb #488cf419
 def load_video(path: str | Path,               # any file FFmpeg decodes (.mp4, .mkv, ...); its first video stream is read
                max_frames: int | None = None,  # stop after this many frames from the start (None or 0: all)
               ) -> Video:
@@ -178,8 +212,23 @@ def load_video(path: str | Path,               # any file FFmpeg decodes (.mp4, 
     if not frames: raise PavError(f"video {path} has no frames")
     return Video(np.stack(frames), fps, {"path": str(path)})
 
-Video.save = save_video
-Video.load = staticmethod(load_video)
+# %% ../nbs/05_media.ipynb #47df7975
+@patch
+def save(self: Video,
+         path: str | Path,  # .mp4 (lossy H.264), .mkv (lossless FFV1); a one-frame video also .png, .jpg or .webp
+         crf: int = 12,     # x264 quality for .mp4 (lower: better, larger)
+        ) -> Path:
+    "Write the video to `path`, atomically (`save_video`)."
+    return save_video(self, path, crf)
+
+# %% ../nbs/05_media.ipynb #b689fe20
+@patch(cls_method=True)
+def load(cls: Video,
+         path: str | Path,               # any file FFmpeg decodes; .png, .jpg, .webp give a `Picture`
+         max_frames: int | None = None,  # stop after this many frames (None or 0: all)
+        ) -> Video:
+    "Read a video or picture file (`load_video`)."
+    return load_video(path, max_frames)
 
 # %% ../nbs/05_media.ipynb #23797cb2
 def sample_indices(n: int,  # frames in the video, at least 1
@@ -189,29 +238,33 @@ def sample_indices(n: int,  # frames in the video, at least 1
     if n < 1 or k < 1: raise PavError(f"cannot sample {k} frame(s) from a video of {n} frame(s)")
     return np.arange(0, n, n / k).astype(int)[:k]
 
-def _sample(self: Video,
-            k: int,  # frames wanted, spread over the whole video (at least 1)
-           ) -> np.ndarray:
+# %% ../nbs/05_media.ipynb #03051f1f
+@patch
+def sample(self: Video,
+           k: int,  # frames wanted, spread over the whole video (at least 1)
+          ) -> np.ndarray:
     "The `k` frames picked by `sample_indices`, as uint8 (k, H, W, 3)."
     return self.frames[sample_indices(self.num_frames, k)]
-Video.sample = _sample
 
 # %% ../nbs/05_media.ipynb #a2dd4a68
-def _strip(self: Video,
-           k: int = 4,        # frames shown side by side (capped at the video's frame count)
-           height: int = 72,  # pixels; each frame's width keeps its aspect ratio
-          ):
+@patch
+def strip(self: Video,
+          k: int = 4,        # frames shown side by side (capped at the video's frame count)
+          height: int = 72,  # pixels; each frame's width keeps its aspect ratio
+         ):
     "A PIL image of `k` sampled frames side by side, each `height` pixels tall."
     from PIL import Image
     w = max(1, round(self.width * height / self.height))
     return Image.fromarray(np.concatenate(
         [np.asarray(Image.fromarray(f).resize((w, height))) for f in self.sample(min(k, self.num_frames))], axis=1))
 
-def _gif(self: Video,
-         path: str | Path | None = None,  # also write the GIF here, atomically (None: only return the bytes)
-         height: int = 96,                # pixels; width keeps the aspect ratio
-         max_frames: int = 16,            # frames kept, spread over the video; each shows longer so the GIF lasts as long as the video
-        ) -> bytes:
+# %% ../nbs/05_media.ipynb #15691399
+@patch
+def gif(self: Video,
+        path: str | Path | None = None,  # also write the GIF here, atomically (None: only return the bytes)
+        height: int = 96,                # pixels; width keeps the aspect ratio
+        max_frames: int = 16,            # frames kept, spread over the video; each shows longer so the GIF lasts as long as the video
+       ) -> bytes:
     "A small looping GIF of the video (at most `max_frames` frames); written to `path` if given."
     from PIL import Image
     w = max(1, round(self.width * height / self.height))
@@ -222,7 +275,7 @@ def _gif(self: Video,
     if path is not None: atomic_write(path, buf.getvalue())
     return buf.getvalue()
 
+# %% ../nbs/05_media.ipynb #8e34a735
+@patch
 def _repr_png_(self: Video) -> bytes:
     buf = io.BytesIO(); self.strip().save(buf, format="PNG"); return buf.getvalue()
-
-Video.strip, Video.gif, Video._repr_png_ = _strip, _gif, _repr_png_

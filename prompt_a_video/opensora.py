@@ -19,404 +19,12 @@ from fastcore.basics import patch
 from torch import nn
 
 from .core import PavError
+from .stdit3 import STDiT3, STDiT3Config, randomize_, released_keys
 
 # %% auto #0
-__all__ = ['RELEASED', 'STDiT3Config', 'RMSNorm', 'Mlp', 'RotaryEmbedding', 'Attention', 'CrossAttention', 'timestep_embedding',
-           'TimestepEmbedder', 'CaptionEmbedder', 'pos_embed_2d', 'STDiT3Block', 'T2IFinalLayer', 'PatchEmbed3D',
-           'STDiT3', 'released_keys', 'load_safetensors', 'randomize_', 'clean_caption', 'opensora_prompt',
-           'encode_prompts', 'guidance_inputs', 'timestep_transform', 'rflow_timesteps', 'rflow_step', 'rflow_sample',
-           'RFlowScheduler', 'OpenSoraPipeline', 'OpenSoraOutput', 'build_tiny_opensora', 'tiny_opensora_dir']
-
-# %% ../nbs/12_opensora.ipynb #8a742f72
-@dataclass
-class STDiT3Config:
-    "Architecture of an STDiT3 transformer (the fields of the released `config.json` that shape the weights)."
-    in_channels: int = 4             # latent channels in
-    patch_size: tuple = (1, 2, 2)    # latent patch (frames, rows, columns)
-    hidden_size: int = 1152          # token width
-    depth: int = 28                  # spatial blocks; as many temporal blocks alternate with them
-    num_heads: int = 16              # attention heads (head dim = hidden_size / num_heads)
-    mlp_ratio: float = 4.0           # MLP width / hidden_size
-    pred_sigma: bool = True          # output 2 x in_channels (velocity, then an unused learned sigma)
-    caption_channels: int = 4096     # text-encoder width (T5-XXL d_model)
-    model_max_length: int = 300      # text tokens (rows of the learned unconditional `y_embedding`)
-    input_sq_size: int = 512         # pixel side at which the position embedding's scale is 1
-    qk_norm: bool = True             # per-head RMSNorm on queries and keys
-
-    @classmethod
-    def xl2(cls): return cls()
-    @classmethod
-    def tiny(cls): return cls(hidden_size=32, depth=2, num_heads=2, caption_channels=32)
-
-    @property
-    def out_channels(self): return self.in_channels * (2 if self.pred_sigma else 1)
-
-    def to_dict(self) -> dict:
-        "The config as JSON-ready values, with the released file's `architectures` and `model_type`."
-        return {"architectures": ["STDiT3"], "model_type": "STDiT3", **{k: list(v) if isinstance(v, tuple) else v
-                                                                        for k, v in asdict(self).items()}}
-
-    @classmethod
-    def from_dict(cls, d: dict  # a released `config.json` (keys that do not shape the weights are ignored)
-                 ) -> "STDiT3Config":
-        "The config a `config.json` describes."
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
-        if "patch_size" in kw: kw["patch_size"] = tuple(kw["patch_size"])
-        return cls(**kw)
-
-# %% ../nbs/12_opensora.ipynb #fc737c92
-class RMSNorm(nn.Module):
-    "Root-mean-square norm over the last axis, computed in fp32 (`LlamaRMSNorm`)."
-    def __init__(self, dim: int,           # channels normalised (the last axis)
-                 eps: float = 1e-6):  # added to the mean square
-        super().__init__()
-        self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
-    def forward(self, x):  # (..., dim)
-        h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * h.to(x.dtype)
-
-class Mlp(nn.Module):
-    "Linear -> tanh-GELU -> Linear (timm's `Mlp` names: `fc1`, `fc2`)."
-    def __init__(self, dim: int,              # input channels
-                 hidden: int,             # hidden channels
-                 out: int | None = None): # output channels (None: dim)
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, out or dim)
-    def forward(self, x): return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))  # (..., dim)
-
-# %% ../nbs/12_opensora.ipynb #4f1a6029
-class RotaryEmbedding(nn.Module):
-    "Rotary position embedding over the sequence axis (-2), adjacent channel pairs, theta 10000."
-    def __init__(self, dim: int,                # channels rotated (the head dim)
-                 theta: float = 10000.0):   # base of the frequencies
-        super().__init__()
-        self.freqs = nn.Parameter(1.0 / theta ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim), requires_grad=False)
-
-    def rotate_queries_or_keys(self, x):  # (..., seq, dim)
-        pos = torch.arange(x.shape[-2], device=x.device, dtype=x.dtype).to(self.freqs.dtype)
-        ang = (pos[:, None] * self.freqs[None]).repeat_interleave(2, dim=-1)
-        pairs = x.unflatten(-1, (-1, 2))
-        rot = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-        return x * ang.cos() + rot * ang.sin()
-
-# %% ../nbs/12_opensora.ipynb #4d52d881
-class Attention(nn.Module):
-    "Multi-head self-attention with per-head q/k RMSNorm and optional rotary embedding."
-    def __init__(self, dim: int,         # token width
-                 num_heads: int,     # heads
-                 qk_norm: bool = True,  # RMSNorm on each head's queries and keys
-                 rope: RotaryEmbedding | None = None):  # rotary embedding over the sequence (temporal blocks)
-        super().__init__()
-        self.num_heads = num_heads
-        hd = dim // num_heads
-        self.qkv = nn.Linear(dim, dim * 3)
-        self.q_norm = RMSNorm(hd) if qk_norm else nn.Identity()
-        self.k_norm = RMSNorm(hd) if qk_norm else nn.Identity()
-        self.proj = nn.Linear(dim, dim)
-        self._rope = [rope]   # shared with the model (a list keeps it out of this module's state_dict)
-
-    def forward(self, x):  # (B, N, C)
-        B, N, C = x.shape
-        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k = self.q_norm(q), self.k_norm(k)
-        if self._rope[0] is not None:
-            q, k = self._rope[0].rotate_queries_or_keys(q), self._rope[0].rotate_queries_or_keys(k)
-        x = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype))
-        return self.proj(x.transpose(1, 2).reshape(B, N, C).to(self.proj.weight.dtype))
-
-class CrossAttention(nn.Module):
-    "Multi-head attention from video tokens to caption tokens, padded caption tokens masked out."
-    def __init__(self, dim: int,      # token width (of video and caption tokens)
-                 num_heads: int): # heads
-        super().__init__()
-        self.num_heads = num_heads
-        self.q_linear, self.kv_linear, self.proj = nn.Linear(dim, dim), nn.Linear(dim, dim * 2), nn.Linear(dim, dim)
-
-    def forward(self, x,      # video tokens (B, N, C)
-                y,            # caption tokens (B, L, C)
-                mask=None):   # (B, L), 1 = keep (None: all)
-        B, N, C = x.shape
-        h = self.num_heads
-        q = self.q_linear(x).view(B, N, h, C // h).transpose(1, 2)
-        k, v = self.kv_linear(y).view(B, y.shape[1], 2, h, C // h).permute(2, 0, 3, 1, 4)
-        m = None if mask is None else mask.bool()[:, None, None, :]
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
-        return self.proj(x.transpose(1, 2).reshape(B, N, C))
-
-# %% ../nbs/12_opensora.ipynb #e524771e
-def timestep_embedding(t,                          # (N,) timesteps (or any scalars)
-                       dim: int = 256,             # features (cos half, then sin half)
-                       max_period: float = 10000.0):  # longest period
-    "Sinusoidal embedding of (fractional) timesteps: cos then sin of t x exp(-ln(max_period) i / (dim/2))."
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half).to(t.device)
-    args = t[:, None].float() * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-class TimestepEmbedder(nn.Module):
-    "Sin-cos features of a scalar -> Linear -> SiLU -> Linear (keys `mlp.0`, `mlp.2`)."
-    def __init__(self, hidden: int,          # output width
-                 freq_dim: int = 256):   # sin-cos features
-        super().__init__()
-        self.freq_dim = freq_dim
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-    def forward(self, t,       # (N,) scalars
-                dtype):        # dtype of the features fed to the MLP
-        return self.mlp(timestep_embedding(t, self.freq_dim).to(dtype))
-
-class CaptionEmbedder(nn.Module):
-    "Projects text-encoder states to the token width; holds the learned unconditional caption."
-    def __init__(self, caption_channels: int,  # text-encoder width
-                 hidden: int,                  # token width
-                 token_num: int):              # rows of the learned unconditional caption
-        super().__init__()
-        self.y_proj = Mlp(caption_channels, hidden, hidden)
-        self.register_buffer("y_embedding", torch.randn(token_num, caption_channels) / caption_channels**0.5)
-    def forward(self, y): return self.y_proj(y)  # (B, L, caption_channels)
-
-# %% ../nbs/12_opensora.ipynb #dc993375
-def pos_embed_2d(dim: int,          # token width (a multiple of 4)
-                 h: int,            # latent patch grid rows
-                 w: int,            # latent patch grid columns
-                 scale: float,      # sqrt(height * width in pixels) / input_sq_size
-                 base_size: int,    # round(sqrt(h * w))
-                 device=None,       # where to compute
-                ) -> torch.Tensor:
-    "(1, h*w, dim) sin-cos embedding: first half the column coordinate, second half the row."
-    half = dim // 2
-    inv_freq = 1.0 / (10000 ** (torch.arange(0, half, 2, device=device).float() / half))
-    rows = torch.arange(h, device=device) / scale * (base_size / h)
-    cols = torch.arange(w, device=device) / scale * (base_size / w)
-    def emb(c):
-        a = c[:, None] * inv_freq[None]
-        return torch.cat([a.sin(), a.cos()], dim=-1)
-    col = cols[None, :].expand(h, w).reshape(-1)
-    row = rows[:, None].expand(h, w).reshape(-1)
-    return torch.cat([emb(col), emb(row)], dim=-1)[None]
-
-# %% ../nbs/12_opensora.ipynb #5377124c
-class STDiT3Block(nn.Module):
-    "Self-attention (spatial or temporal), cross-attention to the caption, MLP; adaLN-single modulation."
-    def __init__(self, hidden: int,            # token width
-                 num_heads: int,             # heads
-                 mlp_ratio: float = 4.0,     # MLP width / token width
-                 qk_norm: bool = True,       # RMSNorm on queries and keys
-                 temporal: bool = False,     # attend across frames (else within a frame)
-                 rope: RotaryEmbedding | None = None):  # the model's rotary embedding (used when temporal)
-        super().__init__()
-        self.temporal = temporal
-        self.norm1 = nn.LayerNorm(hidden, eps=1e-6, elementwise_affine=False)
-        self.attn = Attention(hidden, num_heads, qk_norm=qk_norm, rope=rope if temporal else None)
-        self.cross_attn = CrossAttention(hidden, num_heads)
-        self.norm2 = nn.LayerNorm(hidden, eps=1e-6, elementwise_affine=False)
-        self.mlp = Mlp(hidden, int(hidden * mlp_ratio))
-        self.scale_shift_table = nn.Parameter(torch.randn(6, hidden) / hidden**0.5)
-
-    def forward(self, x,        # tokens (B, T*S, C)
-                y,              # caption tokens (B, L, C)
-                t_mlp,          # modulation from `t_block` (B, 6C)
-                mask,           # caption mask (B, L) or None
-                T: int,         # latent frames
-                S: int):        # patches per frame
-        B, N, C = x.shape
-        sh_a, sc_a, g_a, sh_m, sc_m, g_m = (self.scale_shift_table[None] + t_mlp.reshape(B, 6, C)).chunk(6, dim=1)
-        h = self.norm1(x) * (1 + sc_a) + sh_a
-        if self.temporal:
-            h = h.view(B, T, S, C).transpose(1, 2).reshape(B * S, T, C)
-            h = self.attn(h).view(B, S, T, C).transpose(1, 2).reshape(B, N, C)
-        else:
-            h = self.attn(h.reshape(B * T, S, C)).view(B, N, C)
-        x = x + g_a * h
-        x = x + self.cross_attn(x, y, mask)
-        h = self.norm2(x) * (1 + sc_m) + sh_m
-        return x + g_m * self.mlp(h)
-
-class T2IFinalLayer(nn.Module):
-    "LayerNorm, shift/scale from its table plus the timestep embedding, Linear to patch x out channels."
-    def __init__(self, hidden: int,        # token width
-                 num_patch: int,         # latent cells per patch
-                 out_channels: int):     # channels per cell
-        super().__init__()
-        self.norm_final = nn.LayerNorm(hidden, eps=1e-6, elementwise_affine=False)
-        self.linear = nn.Linear(hidden, num_patch * out_channels)
-        self.scale_shift_table = nn.Parameter(torch.randn(2, hidden) / hidden**0.5)
-    def forward(self, x,   # tokens (B, N, C)
-                t):        # timestep embedding (B, C)
-        shift, scale = (self.scale_shift_table[None] + t[:, None]).chunk(2, dim=1)
-        return self.linear(self.norm_final(x) * (1 + scale) + shift)
-
-class PatchEmbed3D(nn.Module):
-    "Latent video -> tokens with a strided Conv3d (`proj`); pads to whole patches."
-    def __init__(self, patch_size,         # (frames, rows, columns) per patch
-                 in_channels: int,       # latent channels
-                 hidden: int):           # token width
-        super().__init__()
-        self.patch_size = tuple(patch_size)
-        self.proj = nn.Conv3d(in_channels, hidden, kernel_size=self.patch_size, stride=self.patch_size)
-    def forward(self, x):   # latent (B, C, T, H, W)
-        pt, ph, pw = self.patch_size
-        _, _, T, H, W = x.shape
-        x = F.pad(x, (0, -W % pw, 0, -H % ph, 0, -T % pt))
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-# %% ../nbs/12_opensora.ipynb #081a9ea9
-class STDiT3(nn.Module):
-    "Open-Sora 1.2's spatial-temporal diffusion transformer; `state_dict()` keys are the released names."
-    is_cache_enabled = False   # no diffusers cache hooks here
-
-    def __init__(self, config: STDiT3Config):  # the architecture
-        super().__init__()
-        c = self.config = config
-        hd = c.hidden_size
-        self.rope = RotaryEmbedding(hd // c.num_heads)
-        self.x_embedder = PatchEmbed3D(c.patch_size, c.in_channels, hd)
-        self.t_embedder = TimestepEmbedder(hd)
-        self.fps_embedder = TimestepEmbedder(hd)
-        self.t_block = nn.Sequential(nn.SiLU(), nn.Linear(hd, 6 * hd))
-        self.y_embedder = CaptionEmbedder(c.caption_channels, hd, c.model_max_length)
-        self.spatial_blocks = nn.ModuleList(
-            [STDiT3Block(hd, c.num_heads, c.mlp_ratio, c.qk_norm) for _ in range(c.depth)])
-        self.temporal_blocks = nn.ModuleList(
-            [STDiT3Block(hd, c.num_heads, c.mlp_ratio, c.qk_norm, temporal=True, rope=self.rope) for _ in range(c.depth)])
-        self.final_layer = T2IFinalLayer(hd, int(np.prod(c.patch_size)), c.out_channels)
-
-    @property
-    def dtype(self): return self.x_embedder.proj.weight.dtype
-    @property
-    def device(self): return self.x_embedder.proj.weight.device
-
-# %% ../nbs/12_opensora.ipynb #bf361cc5
-def released_keys(c: STDiT3Config,  # the architecture
-                 ) -> dict[str, tuple]:
-    "Key -> shape of the official STDiT3 `state_dict()` for config `c` (written from the official module layout)."
-    hd, hdim, mlp = c.hidden_size, c.hidden_size // c.num_heads, int(c.hidden_size * c.mlp_ratio)
-    k = {"rope.freqs": (hdim // 2,), "x_embedder.proj.weight": (hd, c.in_channels, *c.patch_size),
-         "x_embedder.proj.bias": (hd,)}
-    for e in ("t_embedder", "fps_embedder"):
-        k |= {f"{e}.mlp.0.weight": (hd, 256), f"{e}.mlp.0.bias": (hd,), f"{e}.mlp.2.weight": (hd, hd), f"{e}.mlp.2.bias": (hd,)}
-    k |= {"t_block.1.weight": (6 * hd, hd), "t_block.1.bias": (6 * hd,),
-          "y_embedder.y_embedding": (c.model_max_length, c.caption_channels),
-          "y_embedder.y_proj.fc1.weight": (hd, c.caption_channels), "y_embedder.y_proj.fc1.bias": (hd,),
-          "y_embedder.y_proj.fc2.weight": (hd, hd), "y_embedder.y_proj.fc2.bias": (hd,)}
-    blk = {"scale_shift_table": (6, hd), "attn.qkv.weight": (3 * hd, hd), "attn.qkv.bias": (3 * hd,),
-           **({"attn.q_norm.weight": (hdim,), "attn.k_norm.weight": (hdim,)} if c.qk_norm else {}),
-           "attn.proj.weight": (hd, hd), "attn.proj.bias": (hd,),
-           "cross_attn.q_linear.weight": (hd, hd), "cross_attn.q_linear.bias": (hd,),
-           "cross_attn.kv_linear.weight": (2 * hd, hd), "cross_attn.kv_linear.bias": (2 * hd,),
-           "cross_attn.proj.weight": (hd, hd), "cross_attn.proj.bias": (hd,),
-           "mlp.fc1.weight": (mlp, hd), "mlp.fc1.bias": (mlp,), "mlp.fc2.weight": (hd, mlp), "mlp.fc2.bias": (hd,)}
-    for kind in ("spatial_blocks", "temporal_blocks"):
-        for i in range(c.depth): k |= {f"{kind}.{i}.{n}": s for n, s in blk.items()}
-    n_out = int(np.prod(c.patch_size)) * c.out_channels
-    return k | {"final_layer.scale_shift_table": (2, hd), "final_layer.linear.weight": (n_out, hd),
-                "final_layer.linear.bias": (n_out,)}
-
-# %% ../nbs/12_opensora.ipynb #e80052f9
-@patch
-def forward(self: STDiT3,
-            x: torch.Tensor,         # noisy latent (B, C, T, H, W)
-            timestep: torch.Tensor,  # (B,) in [0, 1000]
-            y: torch.Tensor,         # caption states (B, L, caption_channels)
-            mask: torch.Tensor | None = None,  # (B, L) 1 for real tokens (None: all)
-            fps=24,                  # frames per second (a number or a (B,) tensor)
-            height=None,             # video height in pixels (number or tensor; None: 8 x latent rows)
-            width=None,              # video width in pixels (None: 8 x latent columns)
-           ) -> torch.Tensor:        # (B, out_channels, T, H, W), fp32
-    "Predict the flow velocity (first `in_channels` channels) and the unused learned sigma."
-    c, dtype = self.config, self.dtype
-    B, _, Tx, Hx, Wx = x.shape
-    x, timestep, y = x.to(dtype), timestep.to(dtype), y.to(dtype)
-    if y.ndim == 4: y = y.squeeze(1)
-    if y.shape[0] != B: y = y.repeat(B // y.shape[0], 1, 1)
-    if mask is not None:
-        mask = mask.reshape(mask.shape[0], -1)
-        if mask.shape[0] != B: mask = mask.repeat(B // mask.shape[0], 1)
-    pt, ph, pw = c.patch_size
-    T, H, W = -(-Tx // pt), -(-Hx // ph), -(-Wx // pw)
-    S = H * W
-    _num = lambda v, d: float(v.reshape(-1)[0].item() if torch.is_tensor(v) else (d if v is None else v))
-    scale = (_num(height, 8 * Hx) * _num(width, 8 * Wx)) ** 0.5 / c.input_sq_size
-    pos = pos_embed_2d(c.hidden_size, H, W, scale=scale, base_size=round(S**0.5), device=x.device).to(dtype)
-    fps = torch.as_tensor(fps, device=x.device).reshape(-1).to(dtype)
-    if fps.shape[0] != B: fps = fps.repeat(B // fps.shape[0])
-    t = self.t_embedder(timestep, dtype) + self.fps_embedder(fps, self.fps_embedder.mlp[0].weight.dtype)
-    t_mlp = self.t_block(t)
-    y = self.y_embedder(y)
-    x = self.x_embedder(x).view(B, T, S, -1) + pos[:, None]
-    x = x.reshape(B, T * S, -1)
-    for sb, tb in zip(self.spatial_blocks, self.temporal_blocks):
-        x = tb(sb(x, y, t_mlp, mask, T, S), y, t_mlp, mask, T, S)
-    x = self.final_layer(x, t)                                  # (B, T*S, pt*ph*pw*C_out)
-    x = x.view(B, T, H, W, pt, ph, pw, c.out_channels).permute(0, 7, 1, 4, 2, 5, 3, 6)
-    x = x.reshape(B, c.out_channels, T * pt, H * ph, W * pw)[:, :, :Tx, :Hx, :Wx]
-    return x.float()
-
-# %% ../nbs/12_opensora.ipynb #b0bd4225
-def _folder(path_or_id: str, allow=("config.json", "*.safetensors", "*.safetensors.index.json")) -> Path:
-    p = Path(path_or_id).expanduser()
-    if p.is_dir(): return p
-    if p.exists() or str(path_or_id).startswith((".", "/", "~")) or str(path_or_id).count("/") != 1:
-        raise PavError(f"{path_or_id!r} is not a folder nor a hub id (owner/name)")
-    from huggingface_hub import snapshot_download
-    try: return Path(snapshot_download(str(path_or_id), allow_patterns=list(allow)))
-    except Exception as e:
-        raise PavError(f"cannot download {path_or_id!r} from the hub: {e}. Check the id, your network or "
-                       "HF_HUB_OFFLINE, or pass a local folder") from None
-
-def load_safetensors(folder: Path,  # holds *.safetensors
-                    ) -> dict:
-    "All tensors of the safetensors files in `folder` (a single file or shards)."
-    from safetensors.torch import load_file
-    files = sorted(Path(folder).glob("*.safetensors"))
-    if not files: raise PavError(f"no .safetensors weights in {folder} (only safetensors are read)")
-    sd = {}
-    for f in files: sd.update(load_file(f))
-    return sd
-
-@patch(cls_method=True)
-def from_pretrained(cls: STDiT3,
-                    path_or_id: str,    # folder or hub id with config.json + safetensors weights
-                    dtype=None,         # torch dtype to cast to (None: as stored)
-                   ) -> STDiT3:
-    "An STDiT3 built from `config.json` with its weights loaded strictly by the released key names."
-    folder = _folder(path_or_id)
-    if not (folder / "config.json").is_file(): raise PavError(f"no config.json in {folder}")
-    cfg = STDiT3Config.from_dict(json.loads((folder / "config.json").read_text()))
-    with torch.device("meta"): model = cls(cfg)
-    sd = load_safetensors(folder)
-    missing, unexpected = sorted(set(model.state_dict()) - set(sd)), sorted(set(sd) - set(model.state_dict()))
-    if missing or unexpected:
-        raise PavError(f"{folder} does not hold STDiT3 weights for its config: missing {missing[:5]}"
-                       f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
-    model.load_state_dict(sd, strict=True, assign=True)
-    return model.to(dtype) if dtype is not None else model
-
-@patch
-def save_pretrained(self: STDiT3,
-                    folder: str | Path,  # written: config.json + model.safetensors
-                   ):
-    "Write the config and the weights under the released file and key names."
-    from safetensors.torch import save_file
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1))
-    save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / "model.safetensors")
-
-# %% ../nbs/12_opensora.ipynb #d2ee7ffa
-def randomize_(model: nn.Module,   # changed in place
-               seed: int = 0,       # of the draws
-               std: float = 0.05,   # spread of the draws (norm weights: 1 + draw)
-              ) -> nn.Module:
-    "Fill every parameter and buffer of `model` with N(0, std) draws (seeded), keeping `rope.freqs`."
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-            if name.endswith("rope.freqs") or t.is_meta: continue
-            vals = torch.randn(t.shape, generator=g) * std
-            if name.endswith(("norm.weight",)): vals = 1 + vals
-            t.copy_(vals.to(t.dtype))
-    return model
+__all__ = ['RELEASED', 'clean_caption', 'opensora_prompt', 'encode_prompts', 'guidance_inputs', 'timestep_transform',
+           'rflow_timesteps', 'rflow_step', 'rflow_sample', 'RFlowScheduler', 'OpenSoraPipeline', 'OpenSoraOutput',
+           'build_tiny_opensora', 'tiny_opensora_dir']
 
 # %% ../nbs/12_opensora.ipynb #87719992
 from html.parser import HTMLParser
@@ -426,20 +34,27 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True); self.parts = []
     def handle_data(self, d): self.parts.append(d)
 
+# %% ../nbs/12_opensora.ipynb #3bbe876a
 def _html_text(s: str) -> str:
     p = _Text(); p.feed(s); p.close()
     return "".join(p.parts)
 
+# %% ../nbs/12_opensora.ipynb #c78d4a8b
 def _fix_text(s: str) -> str:
     import ftfy                                      # a requirement: the released cleaning starts with ftfy.fix_text
     return ftfy.fix_text(s)
 
+# %% ../nbs/12_opensora.ipynb #6e3f9c8b
 def _basic_clean(s: str) -> str:
     return html.unescape(html.unescape(_fix_text(s))).strip()
 
+# %% ../nbs/12_opensora.ipynb #45f773ee
 _BAD_PUNCT = re.compile(r"[" + "#®•©™&@·º½¾¿¡§~" + r"\)\(\]\[\}\{\|\\/\*" + r"]{1,}")
+
+# %% ../nbs/12_opensora.ipynb #7c57c68c
 _URL = r"\b((?:{}:(?:\/{{1,3}}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))"
 
+# %% ../nbs/12_opensora.ipynb #704ad881
 def clean_caption(caption: str,  # raw text
                  ) -> str:
     "One pass of DeepFloyd IF's caption cleaning, as Open-Sora 1.2 applies it (lower case, no URLs, tidy punctuation)."
@@ -491,6 +106,7 @@ def clean_caption(caption: str,  # raw text
     c = re.sub(r"^\.\S+$", "", c)
     return c.strip()
 
+# %% ../nbs/12_opensora.ipynb #c54cb2ff
 def opensora_prompt(prompt: str,                         # the user's text
                     aesthetic_score: float | None = 6.5,  # appended score (None: none)
                    ) -> str:
@@ -513,6 +129,7 @@ def encode_prompts(tokenizer,      # T5 tokenizer
     ids, mask = enc.input_ids.to(dev), enc.attention_mask.to(dev)
     return text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask
 
+# %% ../nbs/12_opensora.ipynb #e9949c6c
 def guidance_inputs(transformer: STDiT3,  # holds `y_embedder.y_embedding`
                     y: torch.Tensor,      # conditional caption states (B, L, C)
                     mask: torch.Tensor,   # their mask (B, L)
@@ -537,6 +154,7 @@ def timestep_transform(t: float,            # timestep in [0, num_timesteps]
     r = math.sqrt(height * width / base_resolution) * math.sqrt(frames / base_num_frames) * scale
     return r * t / (1 + (r - 1) * t) * num_timesteps
 
+# %% ../nbs/12_opensora.ipynb #9e64b595
 def rflow_timesteps(num_steps: int,        # Euler steps
                     height: int,           # video pixels
                     width: int,            # video pixels
@@ -564,6 +182,7 @@ def rflow_step(model_fn,               # (z_in (2B, C, T, H, W), t_in (2B,)) -> 
     v = uncond + guidance_scale * (cond - uncond)
     return z.float() + v * ((t - t_next) / num_timesteps)
 
+# %% ../nbs/12_opensora.ipynb #d8805446
 def rflow_sample(model_fn,                 # as in `rflow_step`
                  z: torch.Tensor,          # starting noise (B, C, T, H, W)
                  timesteps: list[float],   # from `rflow_timesteps`
@@ -582,14 +201,18 @@ def rflow_sample(model_fn,                 # as in `rflow_step`
 RELEASED = {"transformer": "hpcai-tech/OpenSora-STDiT-v3", "vae": "hpcai-tech/OpenSora-VAE-v1.2",
             "text_encoder": "DeepFloyd/t5-v1_1-xxl"}
 
+# %% ../nbs/12_opensora.ipynb #1211714a
 @dataclass
 class RFlowScheduler:
     "The sampler's settings (what `pipe.scheduler` shows); the work is done by `rflow_sample`."
     num_timesteps: int = 1000            # the training timestep range
     use_timestep_transform: bool = True  # shift timesteps with resolution and length
-    @property
-    def config(self): return asdict(self)
 
+# %% ../nbs/12_opensora.ipynb #1b724f86
+@patch(as_prop=True)
+def config(self: RFlowScheduler): return asdict(self)
+
+# %% ../nbs/12_opensora.ipynb #18640bde
 class OpenSoraPipeline:
     "Open-Sora 1.2 text-to-video: T5 -> STDiT3 with guided rectified flow -> Open-Sora VAE."
     def __init__(self, transformer: STDiT3,  # the denoiser
@@ -601,22 +224,28 @@ class OpenSoraPipeline:
         self.scheduler = scheduler or RFlowScheduler()
         self._bar = {}
 
-    def set_progress_bar_config(self, **kw): self._bar = kw
+# %% ../nbs/12_opensora.ipynb #0ffec2f7
+@patch
+def set_progress_bar_config(self: OpenSoraPipeline, **kw): self._bar = kw
 
-    def to(self, device=None,  # where every part goes
-           dtype=None):        # dtype of the transformer and the VAE (None: unchanged; T5 keeps its own)
-        for m in (self.transformer, self.vae): m.to(device=device, dtype=dtype)
-        self.text_encoder.to(device=device)
-        return self
+# %% ../nbs/12_opensora.ipynb #6d332460
+@patch
+def to(self: OpenSoraPipeline, device=None,  # where every part goes
+       dtype=None):        # dtype of the transformer and the VAE (None: unchanged; T5 keeps its own)
+    for m in (self.transformer, self.vae): m.to(device=device, dtype=dtype)
+    self.text_encoder.to(device=device)
+    return self
 
-    @property
-    def device(self): return self.transformer.device
+# %% ../nbs/12_opensora.ipynb #205f8845
+@patch(as_prop=True)
+def device(self: OpenSoraPipeline): return self.transformer.device
 
 # %% ../nbs/12_opensora.ipynb #6b07fff9
 def _vae_class():
     from prompt_a_video.opensora_vae import OpenSoraVAE
     return OpenSoraVAE
 
+# %% ../nbs/12_opensora.ipynb #9bc4d034
 @patch(cls_method=True)
 def from_pretrained(cls: OpenSoraPipeline,
                     path_or_id: str,   # folder with transformer/ vae/ text_encoder/ tokenizer/, or the released STDiT3 hub id
@@ -646,10 +275,12 @@ class OpenSoraOutput:
     "What the pipeline returns: `frames`, one (T, H, W, 3) array per video (float in [0, 1] for 'np')."
     def __init__(self, frames): self.frames = frames  # one video per prompt
 
+# %% ../nbs/12_opensora.ipynb #af899948
 def _latent_shape(vae, num_frames: int, height: int, width: int) -> tuple:
     if hasattr(vae, "get_latent_size"): return tuple(vae.get_latent_size([num_frames, height, width]))
     return (num_frames // 17 * 5, height // 8, width // 8)
 
+# %% ../nbs/12_opensora.ipynb #89493eb7
 @patch
 @torch.no_grad()
 def __call__(self: OpenSoraPipeline,
@@ -698,6 +329,7 @@ def __call__(self: OpenSoraPipeline,
     x = ((x.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 4, 1)
     return OpenSoraOutput(x if output_type == "pt" else [f.cpu().numpy() for f in x])
 
+# %% ../nbs/12_opensora.ipynb #11bd5ede
 @patch(as_prop=True)
 def _execution_device(self: OpenSoraPipeline): return self.device
 

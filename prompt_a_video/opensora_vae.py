@@ -24,6 +24,7 @@ __all__ = ['SDXL_VAE_BLOCKS', 'VAE_FILES', 'OpenSoraVAEConfig', 'CausalConv3d', 
 # %% ../nbs/12b_opensora_vae.ipynb #95fc97e9
 SDXL_VAE_BLOCKS = (128, 256, 512, 512)   # block_out_channels of the SD-XL VAE (pixart_sigma_sdxlvae_T5_diffusers/vae)
 
+# %% ../nbs/12b_opensora_vae.ipynb #333dc2a9
 @dataclass
 class OpenSoraVAEConfig:
     "Sizes of Open-Sora 1.2's video VAE; the defaults are the released `OpenSoraVAE_V1_2`."
@@ -42,36 +43,43 @@ class OpenSoraVAEConfig:
     shift: tuple = (-0.10, 0.34, 0.27, 0.98)             # per-channel latent mean removed after encoding
     scale: tuple = (3.85, 2.32, 2.33, 3.06)              # per-channel latent std divided out after encoding
 
-    @classmethod
-    def tiny(cls):
-        "A random-weights preset for tests: same structure, a few channels."
-        return cls(spatial_block_out_channels=(8, 8, 8, 8), spatial_layers_per_block=1, spatial_norm_num_groups=4,
-                   temporal_filters=8, temporal_num_res_blocks=1, temporal_num_groups=4)
+# %% ../nbs/12b_opensora_vae.ipynb #85054031
+@patch(cls_method=True)
+def tiny(cls: OpenSoraVAEConfig):
+    "A random-weights preset for tests: same structure, a few channels."
+    return cls(spatial_block_out_channels=(8, 8, 8, 8), spatial_layers_per_block=1, spatial_norm_num_groups=4,
+               temporal_filters=8, temporal_num_res_blocks=1, temporal_num_groups=4)
 
-    @property
-    def spatial_factor(self) -> int: return 2 ** (len(self.spatial_block_out_channels) - 1)
-    @property
-    def time_factor(self) -> int: return 2 ** sum(bool(d) for d in self.temporal_downsample)
+# %% ../nbs/12b_opensora_vae.ipynb #e734409f
+@patch(as_prop=True)
+def spatial_factor(self: OpenSoraVAEConfig) -> int: return 2 ** (len(self.spatial_block_out_channels) - 1)
 
-    def spatial_config(self) -> dict:
-        "Keyword arguments of diffusers' `AutoencoderKL` for the image VAE."
-        n = len(self.spatial_block_out_channels)
-        return dict(in_channels=3, out_channels=3, latent_channels=self.latent_channels,
-                    down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
-                    block_out_channels=tuple(self.spatial_block_out_channels), layers_per_block=self.spatial_layers_per_block,
-                    norm_num_groups=self.spatial_norm_num_groups, act_fn="silu")
+# %% ../nbs/12b_opensora_vae.ipynb #b3ad1ab6
+@patch(as_prop=True)
+def time_factor(self: OpenSoraVAEConfig) -> int: return 2 ** sum(bool(d) for d in self.temporal_downsample)
 
-    @classmethod
-    def from_dict(cls, d: dict):  # a saved config: ours, or the released `VideoAutoencoderPipeline` one
-        "Config from a `config.json` dict; the released file only overrides the chunk sizes and the normalisation."
-        if d.get("model_type") == "VideoAutoencoderPipeline":
-            cfg = cls()
-            for k in ("micro_frame_size", "shift", "scale"):
-                if k in d: setattr(cfg, k, tuple(d[k]) if isinstance(d[k], list) else d[k])
-            if isinstance(d.get("vae_2d"), dict) and "micro_batch_size" in d["vae_2d"]: cfg.micro_batch_size = d["vae_2d"]["micro_batch_size"]
-            return cfg
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+# %% ../nbs/12b_opensora_vae.ipynb #8ce83a1f
+@patch
+def spatial_config(self: OpenSoraVAEConfig) -> dict:
+    "Keyword arguments of diffusers' `AutoencoderKL` for the image VAE."
+    n = len(self.spatial_block_out_channels)
+    return dict(in_channels=3, out_channels=3, latent_channels=self.latent_channels,
+                down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
+                block_out_channels=tuple(self.spatial_block_out_channels), layers_per_block=self.spatial_layers_per_block,
+                norm_num_groups=self.spatial_norm_num_groups, act_fn="silu")
+
+# %% ../nbs/12b_opensora_vae.ipynb #ef56638a
+@patch(cls_method=True)
+def from_dict(cls: OpenSoraVAEConfig, d: dict):  # a saved config: ours, or the released `VideoAutoencoderPipeline` one
+    "Config from a `config.json` dict; the released file only overrides the chunk sizes and the normalisation."
+    if d.get("model_type") == "VideoAutoencoderPipeline":
+        cfg = cls()
+        for k in ("micro_frame_size", "shift", "scale"):
+            if k in d: setattr(cfg, k, tuple(d[k]) if isinstance(d[k], list) else d[k])
+        if isinstance(d.get("vae_2d"), dict) and "micro_batch_size" in d["vae_2d"]: cfg.micro_batch_size = d["vae_2d"]["micro_batch_size"]
+        return cfg
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 # %% ../nbs/12b_opensora_vae.ipynb #4a8ef5d6
 class CausalConv3d(nn.Module):
@@ -86,10 +94,12 @@ class CausalConv3d(nn.Module):
         self.time_pad = kt - time_stride    # (kt - 1) + (1 - stride)
         self.conv = nn.Conv3d(cin, cout, (kt, kh, kw), stride=(time_stride, 1, 1), padding=(0, kh // 2, kw // 2), bias=bias)
 
-    def forward(self, x: torch.Tensor,  # (B, C, T, H, W)
-                ) -> torch.Tensor:
-        "Pad time in front, convolve."
-        return self.conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)) if self.time_pad else x)
+# %% ../nbs/12b_opensora_vae.ipynb #92d0889b
+@patch
+def forward(self: CausalConv3d, x: torch.Tensor,  # (B, C, T, H, W)
+            ) -> torch.Tensor:
+    "Pad time in front, convolve."
+    return self.conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)) if self.time_pad else x)
 
 # %% ../nbs/12b_opensora_vae.ipynb #bda05bd9
 class TemporalResBlock(nn.Module):
@@ -102,16 +112,20 @@ class TemporalResBlock(nn.Module):
         self.norm2, self.conv2 = nn.GroupNorm(groups, cout), CausalConv3d(cout, cout, 3, bias=False)
         if cin != cout: self.conv3 = CausalConv3d(cin, cout, 1, bias=False)
 
-    def forward(self, x: torch.Tensor,  # (B, C, T, H, W)
-                ) -> torch.Tensor:
-        "The block's output."
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return h + (self.conv3(x) if hasattr(self, "conv3") else x)
+# %% ../nbs/12b_opensora_vae.ipynb #146e4edd
+@patch
+def forward(self: TemporalResBlock, x: torch.Tensor,  # (B, C, T, H, W)
+            ) -> torch.Tensor:
+    "The block's output."
+    h = self.conv1(F.silu(self.norm1(x)))
+    h = self.conv2(F.silu(self.norm2(h)))
+    return h + (self.conv3(x) if hasattr(self, "conv3") else x)
 
+# %% ../nbs/12b_opensora_vae.ipynb #7ffa50de
 def _res_stack(cin, cout, n, groups):
     return nn.ModuleList([TemporalResBlock(cin if i == 0 else cout, cout, groups) for i in range(n)])
 
+# %% ../nbs/12b_opensora_vae.ipynb #3021e5d5
 class TemporalEncoder(nn.Module):
     "Frame latents (B, 4, T, h, w) -> mean and log-variance features (B, 8, T/4, h, w)."
     def __init__(self, c: OpenSoraVAEConfig):  # the sizes
@@ -128,16 +142,19 @@ class TemporalEncoder(nn.Module):
         self.norm1 = nn.GroupNorm(g, prev)
         self.conv2 = CausalConv3d(prev, 2 * c.latent_channels, 1)
 
-    def forward(self, x: torch.Tensor,  # (B, 4, T, h, w), T a multiple of the time factor
-                ) -> torch.Tensor:
-        "The encoder features."
-        x = self.conv_in(x)
-        for i, blocks in enumerate(self.block_res_blocks):
-            for b in blocks: x = b(x)
-            if i < len(self.conv_blocks): x = self.conv_blocks[i](x)
-        for b in self.res_blocks: x = b(x)
-        return self.conv2(F.silu(self.norm1(x)))
+# %% ../nbs/12b_opensora_vae.ipynb #f05002df
+@patch
+def forward(self: TemporalEncoder, x: torch.Tensor,  # (B, 4, T, h, w), T a multiple of the time factor
+            ) -> torch.Tensor:
+    "The encoder features."
+    x = self.conv_in(x)
+    for i, blocks in enumerate(self.block_res_blocks):
+        for b in blocks: x = b(x)
+        if i < len(self.conv_blocks): x = self.conv_blocks[i](x)
+    for b in self.res_blocks: x = b(x)
+    return self.conv2(F.silu(self.norm1(x)))
 
+# %% ../nbs/12b_opensora_vae.ipynb #16ef275c
 class TemporalDecoder(nn.Module):
     "Video latents (B, 4, t, h, w) -> frame latents (B, 4, 4 t, h, w)."
     def __init__(self, c: OpenSoraVAEConfig):  # the sizes
@@ -155,20 +172,23 @@ class TemporalDecoder(nn.Module):
         self.norm1 = nn.GroupNorm(g, prev)
         self.conv_out = CausalConv3d(prev, c.latent_channels, 3)
 
-    def forward(self, z: torch.Tensor,  # (B, 4, t, h, w)
-                ) -> torch.Tensor:
-        "The decoded frame latents, 4 per latent frame."
-        x = self.conv1(z)
-        for b in self.res_blocks: x = b(x)
-        for i in reversed(range(len(self.block_res_blocks))):
-            for b in self.block_res_blocks[i]: x = b(x)
-            if i > 0:
-                x, s = self.conv_blocks[i - 1](x), self.time_strides[i - 1]
-                if s > 1:   # depth to time: channel c*s + k -> frame t*s + k of channel c
-                    B, C, T, H, W = x.shape
-                    x = x.view(B, C // s, s, T, H, W).permute(0, 1, 3, 2, 4, 5).reshape(B, C // s, T * s, H, W)
-        return self.conv_out(F.silu(self.norm1(x)))
+# %% ../nbs/12b_opensora_vae.ipynb #bbe82853
+@patch
+def forward(self: TemporalDecoder, z: torch.Tensor,  # (B, 4, t, h, w)
+            ) -> torch.Tensor:
+    "The decoded frame latents, 4 per latent frame."
+    x = self.conv1(z)
+    for b in self.res_blocks: x = b(x)
+    for i in reversed(range(len(self.block_res_blocks))):
+        for b in self.block_res_blocks[i]: x = b(x)
+        if i > 0:
+            x, s = self.conv_blocks[i - 1](x), self.time_strides[i - 1]
+            if s > 1:   # depth to time: channel c*s + k -> frame t*s + k of channel c
+                B, C, T, H, W = x.shape
+                x = x.view(B, C // s, s, T, H, W).permute(0, 1, 3, 2, 4, 5).reshape(B, C // s, T * s, H, W)
+    return self.conv_out(F.silu(self.norm1(x)))
 
+# %% ../nbs/12b_opensora_vae.ipynb #1e0308f6
 class TemporalVAE(nn.Module):
     "Open-Sora's `VAE_Temporal`: causal 3-D conv VAE over frame latents, 4x in time; module names as released."
     def __init__(self, c: OpenSoraVAEConfig):  # the sizes
@@ -179,20 +199,24 @@ class TemporalVAE(nn.Module):
         self.post_quant_conv = CausalConv3d(L, L, 1)
         self.decoder = TemporalDecoder(c)
 
-    def moments(self, x: torch.Tensor,  # frame latents (B, 4, T, h, w), any T
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        "Mean and clamped log-variance (B, 4, ceil(T/4), h, w); T is padded in front with zero frames."
-        pad = -x.shape[2] % self.time_factor
-        m = self.quant_conv(self.encoder(F.pad(x, (0, 0, 0, 0, pad, 0)) if pad else x)).to(x.dtype)
-        mean, logvar = m.chunk(2, dim=1)
-        return mean, logvar.clamp(-30.0, 20.0)
+# %% ../nbs/12b_opensora_vae.ipynb #1350b147
+@patch
+def moments(self: TemporalVAE, x: torch.Tensor,  # frame latents (B, 4, T, h, w), any T
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Mean and clamped log-variance (B, 4, ceil(T/4), h, w); T is padded in front with zero frames."
+    pad = -x.shape[2] % self.time_factor
+    m = self.quant_conv(self.encoder(F.pad(x, (0, 0, 0, 0, pad, 0)) if pad else x)).to(x.dtype)
+    mean, logvar = m.chunk(2, dim=1)
+    return mean, logvar.clamp(-30.0, 20.0)
 
-    def decode(self, z: torch.Tensor,  # (B, 4, t, h, w)
-               num_frames: int,        # frames wanted: 4 t minus the front padding
-               ) -> torch.Tensor:
-        "Frame latents (B, 4, num_frames, h, w)."
-        x = self.decoder(self.post_quant_conv(z))
-        return x[:, :, -num_frames % self.time_factor:]
+# %% ../nbs/12b_opensora_vae.ipynb #a38248a3
+@patch
+def decode(self: TemporalVAE, z: torch.Tensor,  # (B, 4, t, h, w)
+           num_frames: int,        # frames wanted: 4 t minus the front padding
+           ) -> torch.Tensor:
+    "Frame latents (B, 4, num_frames, h, w)."
+    x = self.decoder(self.post_quant_conv(z))
+    return x[:, :, -num_frames % self.time_factor:]
 
 # %% ../nbs/12b_opensora_vae.ipynb #a0aee2b3
 class SpatialVAE(nn.Module):
@@ -202,6 +226,7 @@ class SpatialVAE(nn.Module):
         from diffusers import AutoencoderKL
         self.module = AutoencoderKL(**c.spatial_config())
 
+# %% ../nbs/12b_opensora_vae.ipynb #483f139d
 class OpenSoraVAE(nn.Module):
     "Open-Sora 1.2's video VAE (`VideoAutoencoderPipeline`): image VAE per frame, then the causal temporal VAE."
     def __init__(self, config: OpenSoraVAEConfig | None = None):  # sizes (default: the released model)
@@ -211,10 +236,13 @@ class OpenSoraVAE(nn.Module):
         self.register_buffer("scale", torch.tensor(c.scale, dtype=torch.float32).view(1, -1, 1, 1, 1))
         self.register_buffer("shift", torch.tensor(c.shift, dtype=torch.float32).view(1, -1, 1, 1, 1))
 
-    @property
-    def dtype(self) -> torch.dtype: return self.scale.dtype
-    @property
-    def device(self) -> torch.device: return self.scale.device
+# %% ../nbs/12b_opensora_vae.ipynb #33ee1bbc
+@patch(as_prop=True)
+def dtype(self: OpenSoraVAE) -> torch.dtype: return self.scale.dtype
+
+# %% ../nbs/12b_opensora_vae.ipynb #5c77ba29
+@patch(as_prop=True)
+def device(self: OpenSoraVAE) -> torch.device: return self.scale.device
 
 # %% ../nbs/12b_opensora_vae.ipynb #35829657
 @patch
@@ -239,12 +267,14 @@ def _check_video(self, x, what):
         raise PavError(f"{what}: height and width must be multiples of {c.spatial_factor}, got {x.shape[3]}x{x.shape[4]}: "
                        "resize or crop the frames")
 
+# %% ../nbs/12b_opensora_vae.ipynb #64232346
 def _gaussian_sample(mean, logvar, generator, on_cpu):
     "mean + std * noise; noise drawn on the CPU (as the official temporal VAE does) or on mean's device."
     dev = generator.device if generator is not None else (torch.device("cpu") if on_cpu else mean.device)
     noise = torch.randn(mean.shape, generator=generator, device=dev, dtype=torch.float32 if on_cpu else mean.dtype)
     return mean + torch.exp(0.5 * logvar) * noise.to(mean.device, mean.dtype)
 
+# %% ../nbs/12b_opensora_vae.ipynb #19496b13
 @patch
 def encode(self: OpenSoraVAE, x: torch.Tensor,          # video (B, 3, T, H, W) in [-1, 1]
            sample: bool = True,                          # draw from the posteriors as the official code does; False: their means
@@ -297,6 +327,7 @@ def decode(self: OpenSoraVAE, z: torch.Tensor,  # normalised latents (B, 4, T', 
 # %% ../nbs/12b_opensora_vae.ipynb #93c1dc6e
 VAE_FILES = ("config.json", "model.safetensors")   # the released repo's file names
 
+# %% ../nbs/12b_opensora_vae.ipynb #9fb147fb
 @patch
 def save_pretrained(self: OpenSoraVAE, folder: str | Path,  # created if needed
                     ) -> Path:
@@ -307,6 +338,7 @@ def save_pretrained(self: OpenSoraVAE, folder: str | Path,  # created if needed
     save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(folder / VAE_FILES[1]))
     return folder
 
+# %% ../nbs/12b_opensora_vae.ipynb #a0687fb6
 def _vae_files(src):
     p = Path(str(src)).expanduser()
     if p.is_dir():
@@ -321,6 +353,7 @@ def _vae_files(src):
         raise PavError(f"could not fetch {src} from the Hugging Face Hub ({type(e).__name__}): download it once with network "
                        "access, or pass a local folder") from None
 
+# %% ../nbs/12b_opensora_vae.ipynb #85c4ed5e
 @patch(cls_method=True)
 def from_pretrained(cls: OpenSoraVAE, src: str | Path,       # folder or Hub id with config.json + model.safetensors
                     dtype: torch.dtype | None = None,         # weights' dtype (None: float32)

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS candidates(id INTEGER PRIMARY KEY, source_id INTEGER,
 CREATE TABLE IF NOT EXISTS faults(kind TEXT PRIMARY KEY, n INTEGER);
 """
 
+# %% ../nbs/15_runstore.ipynb #1cfd0bfc
 class RunStore:
     "SQLite (WAL) record of a prompt-evolution run."
     def __init__(self, path: str | Path  # the SQLite file (e.g. `run_dir/run.sqlite`); created with its folder, or reopened to resume
@@ -43,14 +44,25 @@ class RunStore:
         self.db.executescript(_SCHEMA)
         self.db.row_factory = sqlite3.Row
 
-    def _q(self, sql, *args): return self.db.execute(sql, args).fetchall()
-    def _rows(self, table: str, order: str, sid: int, it: int | None) -> list[dict]:
-        "Rows of `table` for source `sid` (and iteration `it`, if given), as dicts in `order`."
-        extra, args = ("", (sid,)) if it is None else (" AND iteration=?", (sid, it))
-        return [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE source_id=?{extra} ORDER BY {order}", *args)]
-    def _x(self, sql, *args):
-        with self.db: return self.db.execute(sql, args)
-    def close(self): self.db.close()
+# %% ../nbs/15_runstore.ipynb #6f9fe7d4
+@patch
+def _q(self: RunStore, sql, *args): return self.db.execute(sql, args).fetchall()
+
+# %% ../nbs/15_runstore.ipynb #320741ce
+@patch
+def _rows(self: RunStore, table: str, order: str, sid: int, it: int | None) -> list[dict]:
+    "Rows of `table` for source `sid` (and iteration `it`, if given), as dicts in `order`."
+    extra, args = ("", (sid,)) if it is None else (" AND iteration=?", (sid, it))
+    return [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE source_id=?{extra} ORDER BY {order}", *args)]
+
+# %% ../nbs/15_runstore.ipynb #c0f4958b
+@patch
+def _x(self: RunStore, sql, *args):
+    with self.db: return self.db.execute(sql, args)
+
+# %% ../nbs/15_runstore.ipynb #a3450626
+@patch
+def close(self: RunStore): self.db.close()
 
 # %% ../nbs/15_runstore.ipynb #6cc2535f
 @patch
@@ -62,6 +74,7 @@ def get_meta(self: RunStore,
     r = self._q("SELECT value FROM meta WHERE key=?", key)
     return json.loads(r[0][0]) if r else default
 
+# %% ../nbs/15_runstore.ipynb #6702102f
 @patch
 def set_meta(self: RunStore,
              key: str,  # setting name, e.g. 'settings' or 'seconds'
@@ -69,6 +82,7 @@ def set_meta(self: RunStore,
             ):
     self._x("INSERT OR REPLACE INTO meta VALUES (?, ?)", key, json.dumps(value))
 
+# %% ../nbs/15_runstore.ipynb #67e88716
 @patch
 def source_id(self: RunStore,
               prompt: str  # the source prompt, matched exactly (`Evolution.run` strips surrounding spaces first)
@@ -77,15 +91,18 @@ def source_id(self: RunStore,
     self._x("INSERT OR IGNORE INTO sources(prompt) VALUES (?)", prompt)
     return self._q("SELECT id FROM sources WHERE prompt=?", prompt)[0][0]
 
+# %% ../nbs/15_runstore.ipynb #e468865d
 @patch
 def source_ids(self: RunStore) -> list[int]: return [r[0] for r in self._q("SELECT id FROM sources ORDER BY id")]
 
+# %% ../nbs/15_runstore.ipynb #b8847831
 @patch
 def status(self: RunStore,
            sid: int    # a source id from `source_id`
           ) -> str:    # 'active' or 'stalled'
     return self._q("SELECT status FROM sources WHERE id=?", sid)[0][0]
 
+# %% ../nbs/15_runstore.ipynb #ef6cf2a1
 @patch
 def set_status(self: RunStore,
                sid: int,     # a source id from `source_id`
@@ -102,6 +119,7 @@ def candidates(self: RunStore,
     "Candidates of source `sid` (of iteration `it` only, if given), in order."
     return self._rows("candidates", "iteration, idx", sid, it)
 
+# %% ../nbs/15_runstore.ipynb #236d8eb4
 @patch
 def add_candidates(self: RunStore,
                    sid: int,               # a source id from `source_id`
@@ -115,6 +133,7 @@ def add_candidates(self: RunStore,
             self.db.execute("INSERT OR IGNORE INTO candidates(source_id, iteration, idx, text, seed, created) "
                             "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, time.time()))
 
+# %% ../nbs/15_runstore.ipynb #e198d57f
 @patch
 def save_scores(self: RunStore,
                 results: Sequence[dict]  # per candidate: `id` (its row id) and any of the score columns; absent ones become NULL
@@ -135,6 +154,7 @@ def calls(self: RunStore,
     "Operator calls of source `sid` (of iteration `it` only, if given), in order."
     return self._rows("llm_calls", "iteration, ask", sid, it)
 
+# %% ../nbs/15_runstore.ipynb #4693b8ef
 @patch
 def add_call(self: RunStore,
              call: dict,      # column -> value of one `llm_calls` row; (source_id, iteration, ask) identify it
@@ -148,6 +168,7 @@ def add_call(self: RunStore,
             for k, n in faults.items():
                 if n: self.db.execute("INSERT INTO faults VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = n + ?", (k, n, n))
 
+# %% ../nbs/15_runstore.ipynb #41003d8b
 @patch
 def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
 
@@ -165,6 +186,7 @@ def rounds_done(self: RunStore,
         if self.status(sid) == "stalled": n += iterations + 1 - len(rows)
     return n
 
+# %% ../nbs/15_runstore.ipynb #d62d0b18
 @patch
 def totals(self: RunStore,
            sids: Sequence[int] | None = None  # source ids to count over; None or empty: all sources

@@ -5,6 +5,8 @@
 # %% ../nbs/13_sandbox.ipynb #67a890d9
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import hashlib
 import math
 import re
@@ -24,23 +26,36 @@ SANDBOX_COLOURS = {"red": (214, 48, 49), "orange": (230, 126, 34), "yellow": (24
                    "blue": (41, 128, 185), "purple": (142, 68, 173), "pink": (232, 110, 170), "white": (236, 240, 241),
                    "black": (30, 30, 30), "brown": (121, 85, 61), "grey": (127, 140, 141), "gray": (127, 140, 141),
                    "golden": (212, 172, 13), "silver": (189, 195, 199)}
+
+# %% ../nbs/13_sandbox.ipynb #b5d5bfc1
 SANDBOX_MOTION = {"running", "runs", "walking", "walks", "flying", "flies", "swimming", "swims", "jumping", "jumps", "moving",
                   "moves", "spinning", "dancing", "dances", "driving", "riding", "falling", "rolling", "playing", "chasing"}
+
+# %% ../nbs/13_sandbox.ipynb #026a320e
 SANDBOX_CAMERA = {"pan", "panning", "pans", "zoom", "zooming", "dolly", "dolly-in", "tracking", "orbit", "orbiting", "crane", "aerial"}
+
+# %% ../nbs/13_sandbox.ipynb #e735c542
 SANDBOX_LIGHT = {"sunset": (250, 160, 90), "golden": (240, 190, 110), "golden-hour": (240, 190, 110), "dawn": (230, 170, 150),
                  "morning": (200, 220, 240), "night": (25, 30, 60), "neon": (70, 20, 110), "overcast": (160, 165, 175),
                  "daylight": (180, 210, 240), "backlight": (235, 205, 160), "sunlight": (245, 200, 120), "sunlit": (245, 200, 120),
                  "sunny": (250, 210, 110), "sunrise": (245, 170, 130), "dusk": (150, 90, 110), "twilight": (90, 70, 140),
                  "moonlight": (40, 50, 100), "moonlit": (40, 50, 100), "candlelight": (230, 150, 70), "bright": (225, 215, 190)}
+
+# %% ../nbs/13_sandbox.ipynb #0506b37f
 SANDBOX_DETAIL = {"detailed", "detail", "texture", "textured", "sharp", "crisp", "intricate", "high-resolution", "4k"}
+
+# %% ../nbs/13_sandbox.ipynb #59e1caa4
 SANDBOX_STEADY = {"steady", "smooth", "smoothly", "stable", "static", "tripod", "cinematic", "calm", "calmly", "serene", "peaceful",
                   "still", "gentle", "gently", "slowly", "gracefully"}
+
+# %% ../nbs/13_sandbox.ipynb #9120d154
 _STOP = set("""a an the of on in at over under with and or to from by for into onto near its their his her is are was be
 this that these those it as while who which very some each every one two three shot camera light lighting scene view
 video frame background foreground style mood soft slow gentle warm cool rich natural colours colors look depth field
 focus film grain lens uses using through across along around behind between above below inside outside
 there here then than down out off close-up medium wide establishing low-angle high angle over-the-shoulder""".split())
 
+# %% ../nbs/13_sandbox.ipynb #5b877d6e
 def sandbox_scene(prompt: str,  # the text the sandbox renders
                   ) -> dict:
     "What the sandbox draws for `prompt`: subjects with colours, motion, camera, light, detail and steadiness cues, text."
@@ -64,6 +79,7 @@ def _hash_colour(word: str) -> tuple[int, int, int]:
     h = hashlib.sha256(word.encode()).digest()
     return (60 + h[0] % 160, 60 + h[1] % 160, 60 + h[2] % 160)
 
+# %% ../nbs/13_sandbox.ipynb #7c58d925
 def render_sandbox(prompt: str,          # the text to draw
                    seed: int = 0,        # moves the shapes and the flicker
                    num_frames: int = 9,  # frames in the clip
@@ -104,33 +120,43 @@ class SandboxPipeline:
     def __init__(self, tokenizer=None):  # a tokenizer for `count_tokens` (CLIP's, from the offline assets)
         self.tokenizer, self.scheduler, self.transformer = tokenizer, None, SimpleNamespace()
 
-    @classmethod
-    def from_pretrained(cls, path=None, **kw):  # ignored: the sandbox has no weights
-        "A sandbox pipeline with the CLIP tokenizer from the offline assets."
-        from transformers import CLIPTokenizer
-        from prompt_a_video.assets import clip_tokenizer_dir
-        tok = CLIPTokenizer.from_pretrained(clip_tokenizer_dir())
-        tok.model_max_length = 226                       # the sandbox reads every word; its budget is CogVideoX's
-        return cls(tok)
+# %% ../nbs/13_sandbox.ipynb #e549ac1d
+@patch(cls_method=True)
+def from_pretrained(cls: SandboxPipeline, path=None, **kw):  # ignored: the sandbox has no weights
+    "A sandbox pipeline with the CLIP tokenizer from the offline assets."
+    from transformers import CLIPTokenizer
+    from prompt_a_video.assets import clip_tokenizer_dir
+    tok = CLIPTokenizer.from_pretrained(clip_tokenizer_dir())
+    tok.model_max_length = 226                       # the sandbox reads every word; its budget is CogVideoX's
+    return cls(tok)
 
-    def to(self, *a, **kw): return self
-    def set_progress_bar_config(self, **kw): pass
+# %% ../nbs/13_sandbox.ipynb #6bad447f
+@patch
+def to(self: SandboxPipeline, *a, **kw): return self
 
-    def __call__(self, prompt, num_frames=9, height=64, width=64, generator=None, output_type="np", **kw):
-        "Render each prompt; the seed of each generator picks its clip's variation."
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [0] * len(prompts)
-        frames = [render_sandbox(p, s, num_frames, height, width).astype(np.float32) / 255 for p, s in zip(prompts, seeds)]
-        return SimpleNamespace(frames=frames)
+# %% ../nbs/13_sandbox.ipynb #503659a4
+@patch
+def set_progress_bar_config(self: SandboxPipeline, **kw): pass
 
+# %% ../nbs/13_sandbox.ipynb #01c08f73
+@patch
+def __call__(self: SandboxPipeline, prompt, num_frames=9, height=64, width=64, generator=None, output_type="np", **kw):
+    "Render each prompt; the seed of each generator picks its clip's variation."
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [0] * len(prompts)
+    frames = [render_sandbox(p, s, num_frames, height, width).astype(np.float32) / 255 for p, s in zip(prompts, seeds)]
+    return SimpleNamespace(frames=frames)
 
 # %% ../nbs/13_sandbox.ipynb #dc8a9b9a
 register_dimension(Dimension("ALIGN", "the original prompt's subjects, colours and motion the sandbox drew, less half the share "
                              "of drawn subjects it did not ask for", "sandbox", 0.0, 1.0))
+
 register_dimension(Dimension("VIVID", "colourfulness of the frames (Hasler and Suesstrunk 2003), divided by 100", "sandbox",
                              0.0, 1.0))
+
 SANDBOX_WEIGHTS = {"ALIGN": 3.0, "TEMPORAL": 2.0, "VIVID": 2.0, "MOTION": 0.2}   # NIQE is unreliable on 64-pixel clips: reported, not ranked
 
+# %% ../nbs/13_sandbox.ipynb #1cdd4622
 def colourfulness(frames: np.ndarray,  # uint8 frames (F, H, W, 3)
                   ) -> float:          # mean over frames, divided by 100 and capped at 1
     "Hasler and Suesstrunk's colourfulness: spread plus 0.3 x mean of the opponent channels R-G and (R+G)/2-B."
@@ -140,6 +166,7 @@ def colourfulness(frames: np.ndarray,  # uint8 frames (F, H, W, 3)
     m = np.hypot(rg.std(ax), yb.std(ax)) + 0.3 * np.hypot(rg.mean(ax), yb.mean(ax))
     return float(min(1.0, m.mean() / 100))
 
+# %% ../nbs/13_sandbox.ipynb #b0b34765
 def sandbox_alignment(original: str,   # the user's prompt
                       candidate: str,  # the prompt the sandbox rendered
                       ) -> float:
@@ -153,6 +180,7 @@ def sandbox_alignment(original: str,   # the user's prompt
     precision = sum(w in asked for w in drawn) / len(drawn) if drawn else float(not asked)
     return recall * (1 + precision) / 2
 
+# %% ../nbs/13_sandbox.ipynb #9aec8b33
 def sandbox_suite(cache=True):  # score cache: True (default folder), a folder, or False
     "The offline suite less fidelity and OCR, plus ALIGN and VIVID: what `--target sandbox` is scored with."
     from prompt_a_video.rewards import RewardSuite, Reward

@@ -5,6 +5,8 @@
 # %% ../nbs/41_sft.ipynb #d3c330e2
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import hashlib
 import json
 import math
@@ -24,8 +26,11 @@ __all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_
 
 # %% ../nbs/41_sft.ipynb #b9c7d42b
 LLAMA_ATTENTION = ("q_proj", "v_proj")                                              # the released SFT LoRA
+
+# %% ../nbs/41_sft.ipynb #7954a94d
 LLAMA_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")   # the released DPO LoRA
 
+# %% ../nbs/41_sft.ipynb #54e16dae
 @dataclass
 class SFTRecipe(Config):
     "How the booster is fine-tuned (the paper's recipe by default)."
@@ -83,11 +88,13 @@ class SFTRecipe(Config):
         if not 0 <= self.eval_fraction < 1: raise PavError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.checkpoint_layers < 0: raise PavError(f"checkpoint_layers must be 0 (all) or positive, got {self.checkpoint_layers}")
 
-    def lora(self, task_type: str = "CAUSAL_LM"):  # peft task type
-        "The peft `LoraConfig` of this recipe."
-        from peft import LoraConfig
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                          target_modules=list(self.lora_targets), bias="none", task_type=task_type)
+# %% ../nbs/41_sft.ipynb #ac3508bd
+@patch
+def lora(self: SFTRecipe, task_type: str = "CAUSAL_LM"):  # peft task type
+    "The peft `LoraConfig` of this recipe."
+    from peft import LoraConfig
+    return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+                      target_modules=list(self.lora_targets), bias="none", task_type=task_type)
 
 # %% ../nbs/41_sft.ipynb #7daafd6e
 def world_size() -> int:
@@ -95,11 +102,13 @@ def world_size() -> int:
     import os
     return int(os.environ.get("WORLD_SIZE", "1"))
 
+# %% ../nbs/41_sft.ipynb #47daf777
 def _accumulation(batch: int, per_device: int) -> int:
     n = per_device * world_size()
     if batch % n: raise PavError(f"batch_size {batch} is not a multiple of per_device_batch x processes = {n}")
     return batch // n
 
+# %% ../nbs/41_sft.ipynb #1019764d
 def training_args(recipe,                 # an `SFTRecipe` or `DPORecipe`
                   out: str | Path,        # the run's checkpoint folder
                   kind: str = "sft",      # 'sft' or 'dpo': which trl config to build
@@ -142,12 +151,19 @@ def with_step_lr(trainer_cls,   # a transformers/trl Trainer class
 
 # %% ../nbs/41_sft.ipynb #1843c852
 _SHOTS = ["close-up shot", "medium shot", "wide establishing shot", "low-angle shot", "aerial view", "over-the-shoulder shot"]
+
+# %% ../nbs/41_sft.ipynb #08b7a78d
 _LIGHT = ["soft morning light", "warm golden-hour light", "cool overcast light", "dramatic backlight", "gentle diffuse daylight",
           "neon night lighting"]
+
+# %% ../nbs/41_sft.ipynb #9ed8ffa4
 _MOVES = ["slow dolly-in", "smooth tracking shot", "static camera", "gentle pan to the right", "handheld camera", "slow crane up"]
+
+# %% ../nbs/41_sft.ipynb #c8d68255
 _STYLE = ["shallow depth of field", "rich natural colours", "fine texture detail", "cinematic 35mm look", "crisp focus",
           "subtle film grain"]
 
+# %% ../nbs/41_sft.ipynb #3c2b009e
 def builtin_pairs(n: int = 200,   # how many pairs (at most the VBench suite's unique prompts)
                   seed: int = 0,  # which prompts and which descriptions
                   ) -> list[tuple[str, str]]:
@@ -172,6 +188,7 @@ def data_fingerprint(ds,  # a `datasets.Dataset`
     for row in ds: h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
     return h.hexdigest()[:16]
 
+# %% ../nbs/41_sft.ipynb #ebaa8603
 def open_run(out: str | Path,   # the run folder
              spec: dict,        # what defines the run: recipe, data fingerprint, kind
              ) -> str | None:
@@ -207,6 +224,7 @@ def checkpoint_first_layers(model,  # a transformers model (or a PEFT model arou
     for i, m in enumerate(layers): m.gradient_checkpointing = bool(m.gradient_checkpointing) and i < n
     return sum(bool(m.gradient_checkpointing) for m in layers)
 
+# %% ../nbs/41_sft.ipynb #694d0d8a
 def partial_checkpointing(n: int,  # decoder layers that stay checkpointed
                           ):
     "A trainer callback that applies `checkpoint_first_layers(model, n)` when training begins."
@@ -330,6 +348,7 @@ def load_base(base: str,                      # hub id, folder or 'asset:NAME'
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     return tok, model
 
+# %% ../nbs/41_sft.ipynb #a107497d
 def train_sft(data,                            # a prompt/completion `Dataset` (see `data`), e.g. `pairs_dataset(builtin_pairs())`
               out: str | Path,                 # run folder: checkpoints while training, the booster at the end
               recipe: SFTRecipe | None = None, # the recipe; the paper's by default

@@ -44,11 +44,11 @@ def _build_tiny_sd(out: Path):
     StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched, safety_checker=None,
                             feature_extractor=None, requires_safety_checker=False).save_pretrained(out)
 
+# %% ../nbs/70_t2i.ipynb #c04a06cb
 def tiny_sd_dir() -> Path:
     "Folder of a tiny random Stable Diffusion pipeline with the real CLIP tokenizer (loads with `StableDiffusionPipeline.from_pretrained`)."
     from prompt_a_video.assets import built_asset
     return built_asset("tiny-sd-v1", _build_tiny_sd, "the tiny Stable Diffusion pipeline")
-
 
 # %% ../nbs/70_t2i.ipynb #1b835fa4
 class AsIs:
@@ -60,25 +60,32 @@ class AsIs:
         self.booster = booster
         self.name = name or f"{getattr(booster, 'name', type(booster).__name__)} (as is)"
 
-    def refine(self, prompts,   # one prompt or several
-               **kw,            # `refine` arguments; `target` is dropped
-              ) -> list[list[str]]:
-        "The wrapped booster's prompts, not fitted to any target."
-        kw.pop("target", None)
-        return self.booster.refine(prompts, **kw)
+# %% ../nbs/70_t2i.ipynb #cf3efc45
+@patch
+def refine(self: AsIs, prompts,   # one prompt or several
+           **kw,            # `refine` arguments; `target` is dropped
+          ) -> list[list[str]]:
+    "The wrapped booster's prompts, not fitted to any target."
+    kw.pop("target", None)
+    return self.booster.refine(prompts, **kw)
 
 # %% ../nbs/70_t2i.ipynb #f0ef8734
 register_dimension(Dimension("SEEN", "fidelity of what the text encoders read: MiniLM cosine between the original prompt and "
                              "the rendered prompt up to the tightest encoder's cut", "MiniLM", -1.0, 1.0))
+
 IMAGE_WEIGHTS = {"SEEN": 2.0, "FIDELITY": 1.0, "NIQE": -0.1}        # the offline image suite's ranking
+
+# %% ../nbs/70_t2i.ipynb #c2cc5ae6
 IMAGE_PAPER_WEIGHTS = {"AES": 1.0, "MPS": 1.0, "SEEN": 1.0}          # with the aesthetic and MPS checkpoints (normalised scores)
 
+# %% ../nbs/70_t2i.ipynb #bbbf0ba3
 def seen_text(text: str,            # a rendered prompt
               budget: TokenBudget,  # the target's budget
              ) -> str:
     "The part of `text` that every text encoder of the target reads (the tightest encoder's cut)."
     return min((c.kept for c in budget.report(text)), key=len)
 
+# %% ../nbs/70_t2i.ipynb #011ce5be
 def image_rewards(target: str,                    # the image target (its budget defines SEEN)
                   clip: str = "openai/clip-vit-large-patch14",  # CLIP under the aesthetic head
                   aesthetic_head: str | None = None,  # sa_0_4_vit_l_14_linear.pth (path or URL); None: no AES
@@ -104,6 +111,7 @@ def image_rewards(target: str,                    # the image target (its budget
         rs.append(mps_reward(mps, mps_clip or MPS_CLIP, n_frames=1, device=device, dtype=dtype, **(mps_arch or {})))
     return rs
 
+# %% ../nbs/70_t2i.ipynb #ec5279ba
 def image_suite(target: str,                     # the image target
                 cache: bool | str | Path = True, # score cache: True (default folder), a folder, or False
                 **kw,                            # `image_rewards` arguments (aesthetic_head, mps, ...)
@@ -119,20 +127,33 @@ SDXL_UNET = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_bloc
                  transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
                  use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
                  projection_class_embeddings_input_dim=2816)
+
+# %% ../nbs/70_t2i.ipynb #e5d6696a
 SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
                  down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
                  up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=768, attention_head_dim=8)
+
+# %% ../nbs/70_t2i.ipynb #7e5a7f3f
 SD_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=(128, 256, 512, 512),
               down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
+
+# %% ../nbs/70_t2i.ipynb #a08be2b3
 CLIP_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, projection_dim=768,
                    hidden_act="quick_gelu")
+
+# %% ../nbs/70_t2i.ipynb #d77f9036
 CLIP_G_TEXT = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20, projection_dim=1280,
                    hidden_act="gelu")
+
+# %% ../nbs/70_t2i.ipynb #8f5bbd6b
 FLUX_TRANSFORMER = dict(patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
                         num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=False)
+
+# %% ../nbs/70_t2i.ipynb #d0b67526
 T5_XXL = dict(d_model=4096, d_ff=10240, d_kv=64, num_layers=24, num_heads=64, feed_forward_proj="gated-gelu",
               vocab_size=32128)
 
+# %% ../nbs/70_t2i.ipynb #fdae35df
 def _stand_in_tokenizers(n_clip: int = 1):
     "A byte-level CLIP BPE with no merges and a small T5 vocabulary: timing needs only the padded lengths."
     from transformers import CLIPTokenizer, T5Tokenizer
@@ -144,6 +165,7 @@ def _stand_in_tokenizers(n_clip: int = 1):
                      extra_ids=0, model_max_length=512)
     return clip, t5
 
+# %% ../nbs/70_t2i.ipynb #52cf872c
 def random_image_pipeline(target: str,    # 'sd-1.5', 'sdxl' or 'flux-schnell'
                           device="cuda",  # where the weights are created
                           dtype=None,     # weight dtype (None: the target's, e.g. fp16 for SDXL)

@@ -55,6 +55,7 @@ def serve_pattern(replies: list,          # reply texts, callables(request) -> i
 _LOOKS = ["golden hour light", "soft overcast light", "low tracking shot", "slow dolly-in", "shallow depth of field",
           "wide establishing shot", "vivid colors", "gentle mist", "crisp detail", "cinematic mood"]
 
+# %% ../nbs/95_testing.ipynb #1d31fa0a
 def rewrite_server(port: int = 0,        # 0: any free port
                    delay: float = 0.0    # seconds before each answer (a slow operator)
                    ) -> ThreadingHTTPServer:

@@ -32,6 +32,7 @@ __all__ = ['CACHE_HOOKS', 'SCHEDULERS', 'GenerationSettings', 'VideoCache', 'val
 # %% ../nbs/10_video.ipynb #3c6a57e9
 CACHE_HOOKS = ("none", "fbc", "pab", "faster")
 
+# %% ../nbs/10_video.ipynb #f27e7ad9
 @dataclass
 class GenerationSettings(Config):
     "How a target renders: its recommended values unless overridden, plus memory and speed options."
@@ -61,21 +62,24 @@ class GenerationSettings(Config):
     @register_preset
     def tiny(cls): return cls(target="tiny")
 
-    def resolved(self) -> "GenerationSettings":
-        "A copy with every `None` filled from the target, checked against the target's rules."
-        t = get_target(self.target)
-        name = self.setting or t.default_setting
-        if name is not None and name not in t.settings:
-            raise PavError(f"target {t.name!r} has no setting {name!r}; choose one of {sorted(t.settings) or 'none'}")
-        named = t.settings.get(name, {})
-        base = {k: getattr(t, k) for k in ("num_frames", "height", "width", "steps", "guidance", "fps")}
-        base |= {"scheduler": None, "dynamic_cfg": False, "zero_uncond": False} | named
-        r = self.replace(setting=name, **{k: v for k, v in base.items() if getattr(self, k) is None})
-        if r.dtype in (None, "auto"):
-            r = r.replace(dtype=t.dtype if pick_device(r.device).type == "cuda" else "fp32")
-        _check_settings(t, r)
-        return r
+# %% ../nbs/10_video.ipynb #974c759f
+@patch
+def resolved(self: GenerationSettings) -> "GenerationSettings":
+    "A copy with every `None` filled from the target, checked against the target's rules."
+    t = get_target(self.target)
+    name = self.setting or t.default_setting
+    if name is not None and name not in t.settings:
+        raise PavError(f"target {t.name!r} has no setting {name!r}; choose one of {sorted(t.settings) or 'none'}")
+    named = t.settings.get(name, {})
+    base = {k: getattr(t, k) for k in ("num_frames", "height", "width", "steps", "guidance", "fps")}
+    base |= {"scheduler": None, "dynamic_cfg": False, "zero_uncond": False} | named
+    r = self.replace(setting=name, **{k: v for k, v in base.items() if getattr(self, k) is None})
+    if r.dtype in (None, "auto"):
+        r = r.replace(dtype=t.dtype if pick_device(r.device).type == "cuda" else "fp32")
+    _check_settings(t, r)
+    return r
 
+# %% ../nbs/10_video.ipynb #421992f2
 def _check_settings(t: Target, s: GenerationSettings):
     m, (a, b) = t.size_multiple, t.frame_rule
     for side in ("height", "width"):
@@ -94,12 +98,14 @@ def _check_settings(t: Target, s: GenerationSettings):
     if s.scheduler is not None and s.scheduler not in SCHEDULERS: raise PavError(f"unknown scheduler {s.scheduler!r}; choose one of {sorted(SCHEDULERS)} or None")
     pick_dtype(s.dtype)
 
+# %% ../nbs/10_video.ipynb #567ddd1d
 SCHEDULERS = {"dpm": "CogVideoXDPMScheduler", "ddim": "CogVideoXDDIMScheduler"}
 
 # %% ../nbs/10_video.ipynb #9ecf8ac7
 _PIXEL_FIELDS = ("model_id", "num_frames", "height", "width", "steps", "guidance", "fps", "dtype", "vae_tiling", "cache_hook",
                  "scheduler", "dynamic_cfg", "zero_uncond")
 
+# %% ../nbs/10_video.ipynb #8af6cdf5
 class VideoCache:
     "Content-addressed store of generated videos: a lossless mkv + JSON sidecar per key."
     def __init__(self,
@@ -114,55 +120,75 @@ class VideoCache:
         "SHA-256 of the canonical JSON of `record`."
         return content_key(record)
 
-    def path(self,
-             key: str,  # a 64-hex-digit cache key; its first 2 digits name the sub-folder
-            ) -> Path:
-        "Where the video (.mkv) or picture (.png) of `key` is, or would be stored as a video."
-        p = self.root / key[:2] / f"{key}.png"
-        return p if p.is_file() else p.with_suffix(".mkv")
-    def __contains__(self, key: str) -> bool: return self.path(key).is_file()
+# %% ../nbs/10_video.ipynb #ab2806b0
+@patch
+def path(self: VideoCache,
+         key: str,  # a 64-hex-digit cache key; its first 2 digits name the sub-folder
+        ) -> Path:
+    "Where the video (.mkv) or picture (.png) of `key` is, or would be stored as a video."
+    p = self.root / key[:2] / f"{key}.png"
+    return p if p.is_file() else p.with_suffix(".mkv")
 
-    def get(self,
-            key: str,  # a cache key from `VideoCache.key`
-           ) -> Video | None:
-        "The stored video for `key`, or None."
-        p = self.path(key)
-        if not p.is_file(): return None
-        v = load_video(p)
-        side = p.with_suffix(".json")
-        if side.is_file(): v.meta.update(json.loads(side.read_text()))
-        v.meta["key"] = key
-        return v
+# %% ../nbs/10_video.ipynb #a1e17136
+@patch
+def __contains__(self: VideoCache, key: str) -> bool: return self.path(key).is_file()
 
-    def _logged(self, rel: str):
-        if rel.endswith((".mkv", ".png")):            # one line per video that landed, for auditing
-            with open(self.root / "renders.log", "a") as f: f.write(Path(rel).stem + "\n")
+# %% ../nbs/10_video.ipynb #cf322d68
+@patch
+def get(self: VideoCache,
+        key: str,  # a cache key from `VideoCache.key`
+       ) -> Video | None:
+    "The stored video for `key`, or None."
+    p = self.path(key)
+    if not p.is_file(): return None
+    v = load_video(p)
+    side = p.with_suffix(".json")
+    if side.is_file(): v.meta.update(json.loads(side.read_text()))
+    v.meta["key"] = key
+    return v
 
-    def put_batch(self,
-                  items: Sequence[tuple[str, Video, dict]],  # (key, video, info for the JSON sidecar) per video
-                 ) -> list[Path]:
-        "Store (key, video, info) items as one unit: a kill leaves all of them or none; returns the paths."
-        with atomic_group(self.root, on_move=self._logged) as place:
-            for key, video, info in items:
-                place(f"{key[:2]}/{key}.json").write_text(json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
-                save_video(video, place(f"{key[:2]}/{key}.{'png' if isinstance(video, Picture) else 'mkv'}"))
-        return [self.path(k) for k, _, _ in items]
+# %% ../nbs/10_video.ipynb #c13093d6
+@patch
+def _logged(self: VideoCache, rel: str):
+    if rel.endswith((".mkv", ".png")):            # one line per video that landed, for auditing
+        with open(self.root / "renders.log", "a") as f: f.write(Path(rel).stem + "\n")
 
-    def put(self,
-            key: str,      # a cache key from `VideoCache.key`
-            video: Video,  # stored losslessly (FFV1 .mkv), so `get` returns the same frames
-            info: dict,    # JSON-serialisable; merged into the video's `meta` by `get`
-           ) -> Path:
-        "Store one video under `key` with `info` in the sidecar; returns its path."
-        return self.put_batch([(key, video, info)])[0]
+# %% ../nbs/10_video.ipynb #b571989b
+@patch
+def put_batch(self: VideoCache,
+              items: Sequence[tuple[str, Video, dict]],  # (key, video, info for the JSON sidecar) per video
+             ) -> list[Path]:
+    "Store (key, video, info) items as one unit: a kill leaves all of them or none; returns the paths."
+    with atomic_group(self.root, on_move=self._logged) as place:
+        for key, video, info in items:
+            place(f"{key[:2]}/{key}.json").write_text(json.dumps(info, sort_keys=True, ensure_ascii=False, indent=1))
+            save_video(video, place(f"{key[:2]}/{key}.{'png' if isinstance(video, Picture) else 'mkv'}"))
+    return [self.path(k) for k, _, _ in items]
 
-    def renders(self) -> list[str]:
-        "Keys of every video rendered into this cache, in order (a key twice means a video was rendered twice)."
-        f = self.root / "renders.log"
-        return f.read_text().split() if f.is_file() else []
+# %% ../nbs/10_video.ipynb #9af05482
+@patch
+def put(self: VideoCache,
+        key: str,      # a cache key from `VideoCache.key`
+        video: Video,  # stored losslessly (FFV1 .mkv), so `get` returns the same frames
+        info: dict,    # JSON-serialisable; merged into the video's `meta` by `get`
+       ) -> Path:
+    "Store one video under `key` with `info` in the sidecar; returns its path."
+    return self.put_batch([(key, video, info)])[0]
+
+# %% ../nbs/10_video.ipynb #9de6fdff
+@patch
+def renders(self: VideoCache) -> list[str]:
+    "Keys of every video rendered into this cache, in order (a key twice means a video was rendered twice)."
+    f = self.root / "renders.log"
+    return f.read_text().split() if f.is_file() else []
 
 # %% ../nbs/10_video.ipynb #a6a6705f
-def validate_prompts(prompts, seeds, negative_prompt, target: Target):
+def validate_prompts(prompts,          # one prompt or several
+                     seeds,            # None (0 for all), one int for all, or one per prompt
+                     negative_prompt,  # None, or a negative prompt (refused by targets that take none)
+                     target: Target,   # the target the prompts are for
+                    ) -> tuple[list[str], list[int]]:
+    "Checked prompts and one seed per prompt, or a `PavError` saying what to fix."
     prompts = as_prompts(prompts)
     if seeds is None: seeds = [0] * len(prompts)
     elif isinstance(seeds, int): seeds = [seeds] * len(prompts)
@@ -176,6 +202,7 @@ def validate_prompts(prompts, seeds, negative_prompt, target: Target):
         raise PavError(f"target {target.name!r} does not take a negative prompt ({target.notes})")
     return prompts, [int(s) for s in seeds]
 
+# %% ../nbs/10_video.ipynb #f1bf0ba8
 class VideoGenerator:
     "Renders prompts with a target's diffusers pipeline, through the video cache."
     def __init__(self, settings: GenerationSettings,         # target and settings (resolved and checked here)
@@ -190,25 +217,28 @@ class VideoGenerator:
         self.cache = VideoCache() if cache is True else (cache or None)
         self.stats = Counter()
 
-    @classmethod
-    def from_target(cls, name: str = "tiny",                 # a registered target
-                    *, pipeline=None,                        # an already-loaded pipeline to use
-                    cache: VideoCache | bool | None = True,  # the video cache (True: the default folder)
-                    **overrides                              # any `GenerationSettings` field
-                    ):
-        "A generator for target `name` with its recommended settings, updated by `overrides`."
-        get_target(name)
-        return cls(GenerationSettings(target=name).replace(**overrides), pipeline=pipeline, cache=cache)
+# %% ../nbs/10_video.ipynb #64f6ac2e
+@patch(cls_method=True)
+def from_target(cls: VideoGenerator, name: str = "tiny",                 # a registered target
+                *, pipeline=None,                        # an already-loaded pipeline to use
+                cache: VideoCache | bool | None = True,  # the video cache (True: the default folder)
+                **overrides                              # any `GenerationSettings` field
+                ):
+    "A generator for target `name` with its recommended settings, updated by `overrides`."
+    get_target(name)
+    return cls(GenerationSettings(target=name).replace(**overrides), pipeline=pipeline, cache=cache)
 
-    @property
-    def device(self): return pick_device(self.settings.device)
+# %% ../nbs/10_video.ipynb #5f2d0ccc
+@patch(as_prop=True)
+def device(self: VideoGenerator): return pick_device(self.settings.device)
 
-    @property
-    def pipe(self):
-        "The diffusers pipeline, loaded and configured on first use."
-        if self._pipe is None: self._pipe = self._load()
-        if not self._prepared: self._configure(self._pipe); self._prepared = True
-        return self._pipe
+# %% ../nbs/10_video.ipynb #51407ff8
+@patch(as_prop=True)
+def pipe(self: VideoGenerator):
+    "The diffusers pipeline, loaded and configured on first use."
+    if self._pipe is None: self._pipe = self._load()
+    if not self._prepared: self._configure(self._pipe); self._prepared = True
+    return self._pipe
 
 # %% ../nbs/10_video.ipynb #42d8a709
 def _scheduler(name: str, own):
@@ -216,6 +246,7 @@ def _scheduler(name: str, own):
     import diffusers
     return getattr(diffusers, SCHEDULERS[name]).from_config(own.config, timestep_spacing="trailing")
 
+# %% ../nbs/10_video.ipynb #525ee02a
 def _cache_config(name: str, pipe):
     from diffusers import FasterCacheConfig, FirstBlockCacheConfig, PyramidAttentionBroadcastConfig
     if name == "fbc": return FirstBlockCacheConfig(threshold=0.05)
@@ -228,6 +259,7 @@ def _cache_config(name: str, pipe):
             unconditional_batch_skip_range=5, unconditional_batch_timestep_skip_range=(-1, 781), tensor_format="BFCHW")
     raise PavError(f"unknown cache_hook {name!r}; choose one of {list(CACHE_HOOKS)}")
 
+# %% ../nbs/10_video.ipynb #f383a88a
 def pipeline_class(name: str,  # a diffusers class name ('CogVideoXPipeline'), or 'package.module.Class' for one outside diffusers
                   ):
     "The pipeline class a target names: a diffusers class, or one of this package's by dotted path."
@@ -236,6 +268,7 @@ def pipeline_class(name: str,  # a diffusers class name ('CogVideoXPipeline'), o
     if not hasattr(diffusers, name): raise PavError(f"diffusers {diffusers.__version__} has no pipeline {name!r}; upgrade diffusers")
     return getattr(diffusers, name)
 
+# %% ../nbs/10_video.ipynb #ecaa81f9
 @patch
 def _load(self: VideoGenerator):
     s = self.settings
@@ -248,6 +281,7 @@ def _load(self: VideoGenerator):
         raise PavError(f"cannot load {self.target.pipeline} from {src!r}: {e}. "
                        "Check the model id, your network or HF_HUB_OFFLINE, or pass model_id=<local folder>") from None
 
+# %% ../nbs/10_video.ipynb #9c77408d
 @patch
 def _configure(self: VideoGenerator, pipe):
     s = self.settings
@@ -274,6 +308,7 @@ def tokenizers(self: VideoGenerator) -> dict:
         self._toks = own if all(own.values()) else target_tokenizers(self.target, self.model_id)
     return self._toks
 
+# %% ../nbs/10_video.ipynb #36bcda12
 @patch
 def count_tokens(self: VideoGenerator,
                  texts: Sequence[str],  # prompts to measure (a list, even for one)
@@ -303,6 +338,7 @@ def _call_params(pipe) -> set[str]:
     import inspect
     return set(inspect.signature(type(pipe).__call__).parameters)
 
+# %% ../nbs/10_video.ipynb #03bef79a
 def _zero_uncond_embeds(pipe, prompts: list[str], max_len: int) -> dict:
     "Prompt embeddings and an all-zero negative embedding: the released code's unconditional branch."
     import torch
@@ -311,6 +347,7 @@ def _zero_uncond_embeds(pipe, prompts: list[str], max_len: int) -> dict:
                                device=pipe._execution_device)
     return {"prompt_embeds": pe, "negative_prompt_embeds": torch.zeros_like(pe)}
 
+# %% ../nbs/10_video.ipynb #a443e21d
 @patch
 def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative_prompt: str | None) -> list[Video]:
     import torch

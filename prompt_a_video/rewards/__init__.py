@@ -9,7 +9,9 @@ __all__ = []
 import importlib
 
 from .base import *
+
 from .suite import *
+
 from .offline import *
 
 _LAZY = {"videoscore": ["VIDEOSCORE_QUERY", "VIDEOSCORE_DIMS", "VIDEOSCORE_FRAMES", "videoscore_prompt", "videoscore_frames",
@@ -18,6 +20,7 @@ _LAZY = {"videoscore": ["VIDEOSCORE_QUERY", "VIDEOSCORE_DIMS", "VIDEOSCORE_FRAME
          "mps": ["MPS_CONDITION", "MPS_CLIP", "MPSModel", "MPSConditionModel", "load_mps", "mps_reward", "build_tiny_mps",
                  "TINY_MPS_ARCH"]}
 
+# %% ../../nbs/26_rewards_package.ipynb #fcafa301
 def __getattr__(name: str):
     "Load a paper-reward module the first time one of its names is used."
     for mod, names in _LAZY.items():

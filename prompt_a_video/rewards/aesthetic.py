@@ -19,6 +19,7 @@ __all__ = ['AESTHETIC_HEAD_URL', 'aesthetic_reward']
 # %% ../../nbs/24_aesthetic.ipynb #3a09c2bd
 AESTHETIC_HEAD_URL = "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_l_14_linear.pth"
 
+# %% ../../nbs/24_aesthetic.ipynb #0d5f3fe1
 def _load_clip(model_id: str, device, dtype):
     from transformers import CLIPImageProcessor, CLIPModel
     try:
@@ -28,6 +29,7 @@ def _load_clip(model_id: str, device, dtype):
     check_keys(info, f"CLIP {model_id}")
     return model.to(device).eval(), proc
 
+# %% ../../nbs/24_aesthetic.ipynb #66d919c9
 def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14",  # CLIP hub id or folder; also names the reward in the cache key
                      head: str = AESTHETIC_HEAD_URL,  # linear head state dict (.pth): a local path, or a URL downloaded once
                      n_frames: int = 4,      # frames sampled per video by the paper's rule; the score is their mean

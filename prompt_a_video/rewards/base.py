@@ -5,6 +5,8 @@
 # %% ../../nbs/19_rewards_base.ipynb #1609e8e9
 from __future__ import annotations
 
+from fastcore.basics import patch
+
 import hashlib
 import math
 import os
@@ -61,11 +63,13 @@ class Reward:
     version: str = "1"        # bump when the scores change: it is part of the score cache key
     min_frames: int = 1       # fewest frames a video must have for this reward (e.g. 2 for motion metrics)
 
-    def __call__(self, videos, prompts, candidates=None) -> list[dict]:
-        videos, prompts, candidates = check_batch(videos, prompts, candidates, self.min_frames)
-        out = self.fn(videos, prompts, candidates)
-        if len(out) != len(videos): raise RuntimeError(f"reward {self.name} returned {len(out)} results for {len(videos)} videos")
-        return [{d: float(o.get(d, math.nan)) for d in self.dims} for o in out]
+# %% ../../nbs/19_rewards_base.ipynb #396342d8
+@patch
+def __call__(self: Reward, videos, prompts, candidates=None) -> list[dict]:
+    videos, prompts, candidates = check_batch(videos, prompts, candidates, self.min_frames)
+    out = self.fn(videos, prompts, candidates)
+    if len(out) != len(videos): raise RuntimeError(f"reward {self.name} returned {len(out)} results for {len(videos)} videos")
+    return [{d: float(o.get(d, math.nan)) for d in self.dims} for o in out]
 
 # %% ../../nbs/19_rewards_base.ipynb #440565b9
 def video_id(v: Video  # the video; its `meta["key"]` is used when set (videos from the cache)
@@ -76,10 +80,14 @@ def video_id(v: Video  # the video; its `meta["key"]` is used when set (videos f
     return h.hexdigest()
 
 # %% ../../nbs/19_rewards_base.ipynb #3a57c11a
-def check_keys(info: dict, what: str):
+def check_keys(info: dict,  # `from_pretrained(..., output_loading_info=True)`'s second value
+               what: str,   # the model, for the message
+              ):
+    "Refuse a checkpoint whose keys do not match the architecture (missing, unexpected or mismatched)."
     bad = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
     if bad: raise PavError(f"{what}: the checkpoint does not match the architecture: {bad}")
 
+# %% ../../nbs/19_rewards_base.ipynb #a0d3afd4
 def _download(url: str,             # http(s) address of the file
               dest: Path,           # final path; it appears only once the whole body has arrived
               timeout: float = 60.0 # seconds without data before giving up
@@ -101,6 +109,7 @@ def _download(url: str,             # http(s) address of the file
         Path(tmp).unlink(missing_ok=True); raise
     return dest
 
+# %% ../../nbs/19_rewards_base.ipynb #c97f3ed2
 def fetch_checkpoint(url_or_path: str,  # a local file, or an http(s) URL downloaded once into the cache
            what: str          # what the file is, for error messages
           ) -> Path:

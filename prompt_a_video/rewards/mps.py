@@ -24,6 +24,8 @@ __all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'M
 # Interface constant: the condition text of MPS's "overall" preference (MPS's evaluation code), verbatim.
 MPS_CONDITION = ("light, color, clarity, tone, style, ambiance, artistry, shape, face, hair, hands, limbs, structure, "
                  "instance, texture, quantity, attributes, position, number, location, word, things.")
+
+# %% ../../nbs/25_mps.ipynb #d7325b42
 MPS_CLIP = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
 # %% ../../nbs/25_mps.ipynb #e943aa5a
@@ -32,30 +34,48 @@ class _ZeroBiasLayerNorm(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim)); self.register_buffer("bias", torch.zeros(dim))
-    def forward(self, x): return F.layer_norm(x, x.shape[-1:], self.weight, self.bias)
 
+# %% ../../nbs/25_mps.ipynb #099d1fb4
+@patch
+def forward(self: _ZeroBiasLayerNorm, x): return F.layer_norm(x, x.shape[-1:], self.weight, self.bias)
+
+# %% ../../nbs/25_mps.ipynb #7aa40471
 class _SwiGLU(nn.Module):
-    def forward(self, x):
-        x, gate = x.chunk(2, dim=-1)
-        return F.silu(gate) * x
+    pass
 
+# %% ../../nbs/25_mps.ipynb #395f5c21
+@patch
+def forward(self: _SwiGLU, x):
+    x, gate = x.chunk(2, dim=-1)
+    return F.silu(gate) * x
+
+# %% ../../nbs/25_mps.ipynb #cb01afde
 class _Rotary(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim)))
-    def forward(self, n, device):
-        f = torch.outer(torch.arange(n, device=device, dtype=self.inv_freq.dtype), self.inv_freq)
-        return torch.cat((f, f), dim=-1)
 
+# %% ../../nbs/25_mps.ipynb #2aecc1b5
+@patch
+def forward(self: _Rotary, n, device):
+    f = torch.outer(torch.arange(n, device=device, dtype=self.inv_freq.dtype), self.inv_freq)
+    return torch.cat((f, f), dim=-1)
+
+# %% ../../nbs/25_mps.ipynb #c5f08743
 def _rotate(pos, t):
     t1, t2 = t.chunk(2, dim=-1)
     return t * pos.cos() + torch.cat((-t2, t1), dim=-1) * pos.sin()
 
+# %% ../../nbs/25_mps.ipynb #89fa2986
 class _Residual(nn.Module):
     def __init__(self, fn):
         super().__init__(); self.fn = fn
-    def forward(self, x, *args): return self.fn(x, *args) + x
 
+# %% ../../nbs/25_mps.ipynb #f5a64b7a
+@patch
+def forward(self: _Residual, x, *args): return self.fn(x, *args) + x
+
+# %% ../../nbs/25_mps.ipynb #c9ca0dae
 class _MPSCrossAttention(nn.Module):
     "Multi-query cross-attention (one key/value head) with an additive mask and a parallel SwiGLU."
     def __init__(self, dim, dim_head, heads, ff_mult):
@@ -66,16 +86,20 @@ class _MPSCrossAttention(nn.Module):
         self.to_kv = nn.Linear(dim, dim_head * 2, bias=False)
         self.to_out = nn.Linear(heads * dim_head, dim, bias=False)
         self.ff = nn.Sequential(nn.Linear(dim, ff_mult * dim * 2, bias=False), _SwiGLU(), nn.Linear(ff_mult * dim, dim, bias=False))
-    def forward(self, x, context, mask):
-        x = self.norm(x)
-        b, n, _ = x.shape
-        q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2) * self.scale
-        k, v = self.to_kv(context).chunk(2, dim=-1)
-        sim = torch.einsum("bhid,bjd->bhij", q, k) + mask[:, None]
-        attn = (sim - sim.amax(dim=-1, keepdim=True)).softmax(dim=-1)
-        out = torch.einsum("bhij,bjd->bhid", attn, v).transpose(1, 2).reshape(b, n, -1)
-        return self.to_out(out) + self.ff(x)
 
+# %% ../../nbs/25_mps.ipynb #30b490ee
+@patch
+def forward(self: _MPSCrossAttention, x, context, mask):
+    x = self.norm(x)
+    b, n, _ = x.shape
+    q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2) * self.scale
+    k, v = self.to_kv(context).chunk(2, dim=-1)
+    sim = torch.einsum("bhid,bjd->bhij", q, k) + mask[:, None]
+    attn = (sim - sim.amax(dim=-1, keepdim=True)).softmax(dim=-1)
+    out = torch.einsum("bhij,bjd->bhid", attn, v).transpose(1, 2).reshape(b, n, -1)
+    return self.to_out(out) + self.ff(x)
+
+# %% ../../nbs/25_mps.ipynb #c13d9850
 class _MPSParallelBlock(nn.Module):
     "Self-attention (multi-query, rotary) and SwiGLU feed-forward from one fused projection."
     def __init__(self, dim, dim_head, heads, ff_mult):
@@ -87,17 +111,20 @@ class _MPSParallelBlock(nn.Module):
         self.fused_attn_ff_proj = nn.Linear(dim, sum(self.split), bias=False)
         self.attn_out = nn.Linear(heads * dim_head, dim, bias=False)
         self.ff_out = nn.Sequential(_SwiGLU(), nn.Linear(ff_mult * dim, dim, bias=False))
-    def forward(self, x):
-        b, n, _ = x.shape
-        x = self.norm(x)
-        q, k, v, ff = self.fused_attn_ff_proj(x).split(self.split, dim=-1)
-        q = q.view(b, n, self.heads, -1).transpose(1, 2)
-        pos = self.rotary_emb(n, x.device).to(x.dtype)
-        q, k = _rotate(pos, q) * self.scale, _rotate(pos, k)
-        sim = torch.einsum("bhid,bjd->bhij", q, k)
-        attn = (sim - sim.amax(dim=-1, keepdim=True)).softmax(dim=-1)
-        out = torch.einsum("bhij,bjd->bhid", attn, v).transpose(1, 2).reshape(b, n, -1)
-        return self.attn_out(out) + self.ff_out(ff)
+
+# %% ../../nbs/25_mps.ipynb #84406e9b
+@patch
+def forward(self: _MPSParallelBlock, x):
+    b, n, _ = x.shape
+    x = self.norm(x)
+    q, k, v, ff = self.fused_attn_ff_proj(x).split(self.split, dim=-1)
+    q = q.view(b, n, self.heads, -1).transpose(1, 2)
+    pos = self.rotary_emb(n, x.device).to(x.dtype)
+    q, k = _rotate(pos, q) * self.scale, _rotate(pos, k)
+    sim = torch.einsum("bhid,bjd->bhij", q, k)
+    attn = (sim - sim.amax(dim=-1, keepdim=True)).softmax(dim=-1)
+    out = torch.einsum("bhij,bjd->bhid", attn, v).transpose(1, 2).reshape(b, n, -1)
+    return self.attn_out(out) + self.ff_out(ff)
 
 # %% ../../nbs/25_mps.ipynb #def9780e
 class MPSConditionModel(nn.Module):
@@ -172,6 +199,7 @@ def forward(self: MPSModel,
 # %% ../../nbs/25_mps.ipynb #5a5dcba2
 TINY_MPS_ARCH = dict(layers=1, dim_head=8, heads=2, ff_mult=4)   # condition module of the tiny MPS
 
+# %% ../../nbs/25_mps.ipynb #58faee7b
 def build_tiny_mps(path: str | Path,                   # where to write the state dict (.pt)
                    clip_dir: str | Path | None = None, # CLIP folder whose config sizes the backbone (default: the tiny CLIP)
                    seed: int = 2                       # weights are random but reproducible

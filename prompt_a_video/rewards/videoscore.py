@@ -50,15 +50,20 @@ VIDEOSCORE_QUERY = (
     'all the frames of video are as follows:\n'
 )
 
+# %% ../../nbs/23_videoscore.ipynb #824b4ffb
 VIDEOSCORE_DIMS = ("VQ", "TC", "DD", "TVA", "FC")
+
+# %% ../../nbs/23_videoscore.ipynb #2722e500
 VIDEOSCORE_FRAMES = {"TIGER-Lab/VideoScore": 16, "TIGER-Lab/VideoScore-v1.1": 48}
 
+# %% ../../nbs/23_videoscore.ipynb #bee1e57f
 def videoscore_prompt(prompt: str,   # the original prompt the video is judged against
                       n_frames: int  # number of frames, one `"<image> "` each
                      ) -> str:
     "The VideoScore query for `prompt` followed by one image token per frame."
     return VIDEOSCORE_QUERY.format(text_prompt=prompt) + "<image> " * n_frames
 
+# %% ../../nbs/23_videoscore.ipynb #45eac046
 def videoscore_frames(v: Video,    # the video to judge
                       k: int = 16    # frames the model takes: 16 for VideoScore, 48 for VideoScore-v1.1
                      ) -> np.ndarray:  # uint8 (T, H, W, 3) with T = min(k, frames in the video)
@@ -88,6 +93,7 @@ class VideoScoreModel(Idefics2PreTrainedModel):
         last = attention_mask.long().sum(1) - 1          # right padding: last real token of each row
         return self.score(h[torch.arange(h.shape[0], device=h.device), last])
 
+# %% ../../nbs/23_videoscore.ipynb #86da0f98
 def idefics2_pil_processor_cls():
     "Idefics2's PIL image processor (transformers >= 5.2x splits it out; older releases have only one)."
     try:
@@ -97,12 +103,13 @@ def idefics2_pil_processor_cls():
         from transformers import Idefics2ImageProcessor
         return Idefics2ImageProcessor
 
+# %% ../../nbs/23_videoscore.ipynb #ee20a3cc
 def _on_device(image_processor, device) -> dict:
     "Keyword arguments that make a torchvision-backed image processor work on the model's GPU."
     fast = any(c.__name__ in ("TorchvisionBackend", "BaseImageProcessorFast") for c in type(image_processor).__mro__)
     return {"device": str(device)} if fast and device.type == "cuda" else {}
 
-
+# %% ../../nbs/23_videoscore.ipynb #b1dde8d2
 def load_videoscore(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local folder (TIGER-Lab/VideoScore-v1.1 too)
                     device="auto",                          # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'
                     dtype="bf16"                            # 'bf16', 'fp16', 'fp32', 'auto' or a torch dtype
@@ -126,6 +133,7 @@ def load_videoscore(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local f
     proc.image_processor.do_image_splitting = False
     return model.to(dev).eval(), proc
 
+# %% ../../nbs/23_videoscore.ipynb #2ac47123
 def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local folder; also names the reward in the cache key
                       n_frames: int | None = None,            # frames per video; None: 16 (48 for TIGER-Lab/VideoScore-v1.1)
                       device="auto",                          # 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'
