@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from fastcore.basics import patch
 
 from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
@@ -25,10 +27,10 @@ from .runstore import RunStore
 from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
-           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'EvolutionConfig', 'ranking_weights', 'keep_source', 'dimension_legend',
-           'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts', 'next_step',
-           'Evolution']
+__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'MEMORY_PLANS', 'RELEASED_DIMENSION_NAMES',
+           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'EvolutionConfig', 'ranking_weights', 'keep_source',
+           'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts',
+           'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
@@ -41,6 +43,9 @@ HISTORY_FORMATS = ("package", "released")
 
 # %% ../nbs/31_evolution.ipynb #f0f4f8ba
 OPERATOR_PROMPTS = ("history", "best")
+
+# %% ../nbs/31_evolution.ipynb #65438d1b
+MEMORY_PLANS = ("auto", "resident", "swap", "offload")
 
 # %% ../nbs/31_evolution.ipynb #db4666a5
 @dataclass
@@ -62,6 +67,11 @@ class EvolutionConfig(Config):
     parser: str = "robust"           # 'robust' (keeps every usable prompt) or 'released' (the released regex, exactly n)
     history_format: str = "package"  # the operator's user turn: 'package' or 'released' (the released line format)
     operator_prompt: str = "history" # 'history' (the paper's: instruction and scored rewrites) or 'best' (small models: continue the best so far)
+    batch_prompts: int = 1           # source prompts whose rounds render in one `generate` call (1: one round at a time, the paper's)
+    early_stop: int = 0              # a source stops once its best score has not improved for this many rounds (0: off, the paper's)
+    screen: float = 1.0              # share of each round's proposals rendered, best first by a text-only predictor (1: all, the paper's)
+    screen_min: int = 12             # scored candidates the predictor needs before it screens (fewer: every proposal renders)
+    memory_plan: str = "auto"        # 'resident', 'swap' or 'offload' (see the GPU page); 'auto': by the free GPU memory
 
     @register_preset
     def paper(cls): return cls()
@@ -80,6 +90,9 @@ class EvolutionConfig(Config):
             if getattr(self, k) not in ok: raise PavError(f"unknown {k} {getattr(self, k)!r}; choose one of {list(ok)}")
         for k in ("iterations", "candidates", "max_asks", "max_inflight"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.batch_prompts < 1 or self.early_stop < 0: raise PavError("batch_prompts must be at least 1 and early_stop at least 0")
+        if not 0 < self.screen <= 1: raise PavError(f"screen is the share of proposals rendered, in (0, 1]; got {self.screen}")
+        if self.memory_plan not in MEMORY_PLANS: raise PavError(f"unknown memory_plan {self.memory_plan!r}; choose one of {list(MEMORY_PLANS)}")
         if self.operator_prompt == "best" and not self.prefill:
             raise PavError("operator_prompt='best' continues the best prompt so far, so it needs prefill=True")
 
@@ -290,12 +303,26 @@ def parsed_prompts(calls: Sequence[dict]  # `llm_calls` rows; `parsed` holds a J
     "The prompts parsed from stored operator calls, in call order."
     return [t for c in calls if c.get("parsed") for t in json.loads(c["parsed"])]
 
+# %% ../nbs/31_evolution.ipynb #1a56bf6b
+def rounds_without_gain(cands: Sequence[dict],  # a source's stored candidates (iteration, score; None: not scored or failed)
+                       ) -> int:
+    "How many of the latest rounds did not beat the best score of the rounds before them."
+    best_of = {}
+    for c in cands:
+        s = c["score"] if c.get("score") is not None else -math.inf
+        best_of[c["iteration"]] = max(best_of.get(c["iteration"], -math.inf), s)
+    best, since = -math.inf, 0
+    for it in sorted(best_of):
+        if best_of[it] > best: best, since = best_of[it], 0
+        else: since += 1
+    return since
+
 # %% ../nbs/31_evolution.ipynb #f937f625
 def next_step(source: str,                  # the source prompt
               cands: Sequence[dict],        # its stored candidates (iteration, text, scores)
               calls: Sequence[dict],        # its stored operator calls (iteration, parsed)
               status: str,                  # 'active' or 'stalled'
-              cfg: EvolutionConfig          # iterations, candidates, asks, keep_partial, prefill
+              cfg: EvolutionConfig          # iterations, candidates, asks, keep_partial, prefill, early_stop
               ) -> Step:
     "What the source prompt needs next, decided from what the store holds (no I/O)."
     if not cands: return Step("write", 0, texts=[source])
@@ -303,6 +330,7 @@ def next_step(source: str,                  # the source prompt
     if pending: return Step("render", pending[0]["iteration"])
     last = max(c["iteration"] for c in cands)
     if status != "active" or last >= cfg.iterations: return Step("done", last)
+    if cfg.early_stop and rounds_without_gain(cands) >= cfg.early_stop: return Step("done", last)
     it, n = last + 1, cfg.candidates
     mine = [c for c in calls if c["iteration"] == it]
     got = parsed_prompts(mine)
@@ -328,6 +356,9 @@ class Evolution:
         self._faults_seen = Counter()
         self._check_settings()
 
+# %% ../nbs/31_evolution.ipynb #955cc110
+REDUCERS = {"batch_prompts": 1, "early_stop": 0, "screen": 1.0, "screen_min": 12}   # cost reducers and their off values
+
 # %% ../nbs/31_evolution.ipynb #645200d0
 @patch
 def _settings(self: Evolution) -> dict:
@@ -336,7 +367,8 @@ def _settings(self: Evolution) -> dict:
             "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook",
                                                       "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")},
             "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
-            "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight")}}
+            "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight", "memory_plan")
+                       and not (k in REDUCERS and v == REDUCERS[k])}}
 
 # %% ../nbs/31_evolution.ipynb #042b13f1
 @patch
@@ -374,6 +406,43 @@ def step(self: Evolution,
     "What source `sid` needs next (see `next_step`)."
     return next_step(prompt, self.store.candidates(sid), self.store.calls(sid), self.store.status(sid), self.cfg)
 
+# %% ../nbs/31_evolution.ipynb #41b48705
+def ridge_fit(x, y, lam: float = 1.0):  # x (n, d) features, y (n,) targets, the ridge penalty
+    "Weights and intercept of ridge regression (features and target centred; closed form)."
+    import numpy as np
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    mx, my = x.mean(0), y.mean()
+    w = np.linalg.solve((x - mx).T @ (x - mx) + lam * np.eye(x.shape[1]), (x - mx).T @ (y - my))
+    return w, my - mx @ w
+
+# %% ../nbs/31_evolution.ipynb #9278c28a
+@patch
+def _features(self: Evolution, source: str, texts: list[str]):
+    "MiniLM embeddings of `texts` and of their difference from `source`, cached by text."
+    import numpy as np
+    from prompt_a_video.assets import embed_sentences
+    cache = self.__dict__.setdefault("_emb", {})
+    new = [t for t in dict.fromkeys([source, *texts]) if t not in cache]
+    if new: cache.update(zip(new, embed_sentences(new).numpy()))
+    return np.stack([np.concatenate([cache[t], cache[t] - cache[source]]) for t in texts])
+
+# %% ../nbs/31_evolution.ipynb #f5933de0
+@patch
+def screen_round(self: Evolution,
+                 prompt: str,        # the source prompt
+                 texts: list[str],   # the round's proposals
+                ) -> tuple[list[str], list[tuple[str, float]]]:  # (to render, (screened out, predicted score))
+    "The proposals worth rendering under `screen`, best predicted first, and the ones kept from rendering."
+    keep = max(1, math.ceil(self.cfg.screen * len(texts)))
+    if keep >= len(texts): return texts, []
+    seen = [(self.store.source_prompt(r["source_id"]), r["text"], r["score"]) for r in self.store.scored()]
+    if len(seen) < self.cfg.screen_min: return texts, []
+    x = np.concatenate([self._features(s, [t]) for s, t, _ in seen])
+    w, b = ridge_fit(x, [sc for _, _, sc in seen])
+    pred = self._features(prompt, texts) @ w + b
+    order = sorted(range(len(texts)), key=lambda k: -pred[k])
+    return [texts[k] for k in order[:keep]], [(texts[k], float(pred[k])) for k in order[keep:]]
+
 # %% ../nbs/31_evolution.ipynb #6cc49918
 @patch
 def write(self: Evolution,
@@ -381,32 +450,41 @@ def write(self: Evolution,
           prompt: str,  # its source prompt; the seeds are derived from it
           step: Step    # a 'write' step: its `iteration` and `texts`
          ):
-    "Store a round's prompts, each with its seed derived from (source, round, index)."
-    self.store.add_candidates(sid, step.iteration, step.texts,
-                              [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(step.texts))])
+    "Store a round's prompts (screened first when `screen` < 1), each with its seed derived from (source, round, index)."
+    texts, dropped = self.screen_round(prompt, step.texts) if step.iteration else (step.texts, [])
+    self.store.add_candidates(sid, step.iteration, texts,
+                              [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(texts))], dropped)
 
 # %% ../nbs/31_evolution.ipynb #54f6f350
 @patch
-def render_round(self: Evolution,
-                 sid: int,     # a source id from `store.source_id`
-                 prompt: str,  # its original prompt: every video is scored against it
-                 it: int       # the round to render, 0 for the original
-                ):
-    "Render and score every candidate of round `it` of source `sid` against `prompt`, stored in one transaction."
-    rows = self.store.candidates(sid, it)
+def render_rounds(self: Evolution,
+                  rounds: Sequence[tuple],  # (source id, original prompt, round) for each round to render
+                 ):
+    "Render and score every candidate of `rounds` in one `generate` call, each against its original; stored in one transaction."
+    rows = [(r, p) for sid, p, it in rounds for r in self.store.candidates(sid, it)]
     t0 = time.perf_counter()
-    videos = self.gen.generate([r["text"] for r in rows], [r["seed"] for r in rows], progress=False)
+    videos = self.gen.generate([r["text"] for r, _ in rows], [r["seed"] for r, _ in rows], progress=False)
     kill_point("after_render")
     t1 = time.perf_counter()
-    scores = self.suite(videos, [prompt] * len(rows), [r["text"] for r in rows])
+    scores = self.suite(videos, [p for _, p in rows], [r["text"] for r, _ in rows])
     t2 = time.perf_counter()
     self.store.save_scores([
         {"id": r["id"], "video_key": v.meta.get("key"), "video_path": v.meta.get("path"),
          "scores": json.dumps(scores_to_json(s)), "score": (k if math.isfinite(k := self.key(s)) else None),
          "failed": int(s.failed), "rendered": int(not v.meta.get("cached", False)),
          "render_seconds": (t1 - t0) / len(rows), "score_seconds": (t2 - t1) / len(rows)}
-        for r, v, s in zip(rows, videos, scores)])
+        for (r, _), v, s in zip(rows, videos, scores)])
     kill_point("between_iterations")
+
+# %% ../nbs/31_evolution.ipynb #dac0a213
+@patch
+def render_round(self: Evolution,
+                 sid: int,     # a source id from `store.source_id`
+                 prompt: str,  # its original prompt: every video is scored against it
+                 it: int       # the round to render, 0 for the original
+                ):
+    "Render and score every candidate of round `it` of source `sid` against `prompt` (`render_rounds` of one)."
+    self.render_rounds([(sid, prompt, it)])
 
 # %% ../nbs/31_evolution.ipynb #3000c113
 @patch
@@ -497,7 +575,7 @@ def run(self: Evolution,
     inflight, pool = {}, ThreadPoolExecutor(max_workers=self.cfg.max_inflight)
     try:
         while True:
-            render, busy = None, {v[0] for v in inflight.values()}
+            render, busy = [], {v[0] for v in inflight.values()}
             for sid, p in sids.items():
                 if sid in busy: continue
                 st = self.step(sid, p)
@@ -507,8 +585,8 @@ def run(self: Evolution,
                 elif st.kind == "ask" and len(inflight) < self.cfg.max_inflight:
                     seed, msgs = derive_seed(p, st.iteration, st.ask, "operator", base=self.cfg.seed), self.messages(sid, p, st)
                     inflight[pool.submit(self.ask, msgs, seed)] = (sid, st, seed, msgs)
-                elif st.kind == "render" and render is None: render = (sid, p, st.iteration)
-            if render: self.render_round(*render); bar.update(1); continue
+                elif st.kind == "render" and len(render) < self.cfg.batch_prompts: render.append((sid, p, st.iteration))
+            if render: self.render_rounds(render); bar.update(len(render)); continue
             if not inflight: break
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             for f in done:

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS candidates(id INTEGER PRIMARY KEY, source_id INTEGER,
     rendered INTEGER, render_seconds REAL, score_seconds REAL, created REAL, scored_at REAL,
     UNIQUE(source_id, iteration, idx));
 CREATE TABLE IF NOT EXISTS faults(kind TEXT PRIMARY KEY, n INTEGER);
+CREATE TABLE IF NOT EXISTS screened(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, text TEXT,
+    predicted REAL, created REAL, UNIQUE(source_id, iteration, text));
 """
 
 # %% ../nbs/15_runstore.ipynb #1cfd0bfc
@@ -125,13 +127,18 @@ def add_candidates(self: RunStore,
                    sid: int,               # a source id from `source_id`
                    it: int,                # round, 0 for the original
                    texts: Sequence[str],   # the round's prompts; a prompt's position is its `idx`
-                   seeds: Sequence[int]    # one video seed per prompt
+                   seeds: Sequence[int],   # one video seed per prompt
+                   screened: Sequence[tuple] = (),  # (text, predicted score) of proposals screening kept from rendering
                   ):
-    "Write round `it` of source `sid` (once: a second write of the same round changes nothing)."
+    "Write round `it` of source `sid` and what was screened out of it (once: a second write changes nothing)."
+    now = time.time()
     with self.db:
         for i, (t, sd) in enumerate(zip(texts, seeds)):
             self.db.execute("INSERT OR IGNORE INTO candidates(source_id, iteration, idx, text, seed, created) "
-                            "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, time.time()))
+                            "VALUES (?,?,?,?,?,?)", (sid, it, i, t, sd, now))
+        for t, p in screened:
+            self.db.execute("INSERT OR IGNORE INTO screened(source_id, iteration, text, predicted, created) VALUES (?,?,?,?,?)",
+                            (sid, it, t, p, now))
 
 # %% ../nbs/15_runstore.ipynb #e198d57f
 @patch
@@ -171,6 +178,29 @@ def add_call(self: RunStore,
 # %% ../nbs/15_runstore.ipynb #41003d8b
 @patch
 def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
+
+# %% ../nbs/15_runstore.ipynb #92182dab
+@patch
+def scored(self: RunStore) -> list[dict]:
+    "Every candidate of the run with a finite ranking score (rendered and scored, not failed), in the order stored."
+    return [dict(r) for r in self._q("SELECT * FROM candidates WHERE score IS NOT NULL ORDER BY id")]
+
+# %% ../nbs/15_runstore.ipynb #7cdca61d
+@patch
+def source_prompt(self: RunStore,
+                  sid: int,  # a source id from `source_id`
+                 ) -> str:
+    "The source prompt of `sid`."
+    return self._q("SELECT prompt FROM sources WHERE id=?", sid)[0][0]
+
+# %% ../nbs/15_runstore.ipynb #f43d11c5
+@patch
+def screened(self: RunStore,
+             sids: Sequence[int] | None = None,  # source ids; None or empty: all sources
+            ) -> list[dict]:                     # `screened` rows, by source and round
+    "The proposals screening kept from rendering."
+    where = f"WHERE source_id IN ({','.join('?' * len(sids))})" if sids else ""
+    return [dict(r) for r in self._q(f"SELECT * FROM screened {where} ORDER BY source_id, iteration, id", *(sids or []))]
 
 # %% ../nbs/15_runstore.ipynb #27858eff
 @patch

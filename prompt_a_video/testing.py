@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # %% auto #0
-__all__ = ['serve_pattern', 'rewrite_server', 'sample_clips']
+__all__ = ['SANDBOX_MOVES', 'serve_pattern', 'rewrite_server', 'sandbox_rewrites', 'sandbox_operator_server', 'sample_clips']
 
 # %% ../nbs/95_testing.ipynb #18042257
 def serve_pattern(replies: list,          # reply texts, callables(request) -> item, int HTTP statuses, 'timeout', 'empty'
@@ -69,6 +69,55 @@ def rewrite_server(port: int = 0,        # 0: any free port
         time.sleep(delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}.</PROMPT>" for i, p in enumerate(picks))
     return serve_pattern([answer])
+
+# %% ../nbs/95_testing.ipynb #72b9218e
+SANDBOX_MOVES = {
+    "good": ["steady tracking shot", "smooth and stable, tripod shot", "calm, serene, moving slowly", "at golden sunset",
+             "in bright sunlight", "under neon night light", "sharp detailed texture", "crisp 4k detail",
+             "vivid red and golden tones", "gentle dawn light, intricate detail"],
+    "neutral": ["in the scene", "seen from the side", "as the day goes on", "in one take"],
+    "bad": ["beside a castle", "with a crowd of strangers", "near an old truck", "next to a lighthouse"],
+}   # what the sandbox operator adds to the best prompt so far; "bad" also includes replacing the subject
+
+# %% ../nbs/95_testing.ipynb #02e39f3b
+def _history(user: str) -> list[tuple[str, float]]:
+    "The (prompt, total score) pairs of an evolution request's user turn, original first."
+    out = []
+    for m in re.finditer(r"^\d+\. (.*?) \((?:scores: )?(.*)\)$", user, re.M):
+        vals = [float(v) for v in re.findall(r":\s*(-?[\d.]+)", m.group(2))]
+        out.append((m.group(1), sum(vals)))
+    return out
+
+# %% ../nbs/95_testing.ipynb #ba597127
+def sandbox_rewrites(user: str,   # the user turn of an evolution request (the scored history)
+                     n: int,      # rewrites asked for
+                     seed: int = 0,  # changes every draw
+                    ) -> list[str]:
+    "`n` one-step changes of the best prompt so far: a helpful cue (60%), a neutral phrase (15%) or a harmful change (25%)."
+    hist = _history(user)
+    best = max(hist, key=lambda h: h[1])[0].rstrip(".") if hist else "a scene"
+    out = []
+    for i in range(n):
+        h = int(hashlib.sha256(f"{seed}|{i}|{user}".encode()).hexdigest(), 16)
+        u, pick = (h % 1000) / 1000, (h >> 12)
+        kind = "good" if u < 0.6 else "neutral" if u < 0.75 else "bad"
+        if kind == "bad" and (h >> 40) % 3 == 0 and len(best.split()) > 2:   # the subject replaced by a vaguer word
+            w = best.split(); k = next((j for j, x in enumerate(w) if len(x) > 3), 1)
+            out.append(" ".join(w[:k] + ["something"] + w[k + 1:]) + "."); continue
+        moves = SANDBOX_MOVES[kind]
+        out.append(f"{best}, {moves[pick % len(moves)]}.")
+    return out
+
+# %% ../nbs/95_testing.ipynb #0aca51b9
+def sandbox_operator_server(seed: int = 0,   # changes every draw (`sandbox_rewrites`)
+                            port: int = 0,   # 0: any free port
+                           ) -> ThreadingHTTPServer:
+    "A loopback evolution operator for the sandbox: tagged `sandbox_rewrites` of the best prompt in the history."
+    def answer(req):
+        system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
+        n = int(re.search(r"exactly (\d+) new rewrite", system).group(1))
+        return "\n".join(f"<PROMPT>{t}</PROMPT>" for t in sandbox_rewrites(user, n, seed))
+    return serve_pattern([answer], port=port)
 
 # %% ../nbs/95_testing.ipynb #a7543970
 def sample_clips(max_frames: int = 48,  # frames of the sample video to read
