@@ -423,7 +423,7 @@ def _features(self: Evolution, source: str, texts: list[str]):
     from prompt_a_video.assets import embed_sentences
     cache = self.__dict__.setdefault("_emb", {})
     new = [t for t in dict.fromkeys([source, *texts]) if t not in cache]
-    if new: cache.update(zip(new, embed_sentences(new).numpy()))
+    for t in new: cache[t] = embed_sentences([t]).numpy()[0]   # one at a time: the same vector whatever else is new
     return np.stack([np.concatenate([cache[t], cache[t] - cache[source]]) for t in texts])
 
 # %% ../nbs/31_evolution.ipynb #f5933de0
