@@ -18,7 +18,8 @@ from fastcore.basics import patch
 from .core import PavError, atomic_write
 
 # %% auto #0
-__all__ = ['VIDEO_FORMATS', 'IMAGE_FORMATS', 'Video', 'Picture', 'save_video', 'load_video', 'sample_indices']
+__all__ = ['YUV_MATRIX', 'X264_PARAMS', 'VIDEO_FORMATS', 'IMAGE_FORMATS', 'Video', 'Picture', 'rgb_to_yuv', 'save_video',
+           'load_video', 'sample_indices']
 
 # %% ../nbs/05_media.ipynb #3e46e2ac
 def _check_frames(frames) -> np.ndarray:
@@ -126,18 +127,69 @@ def _repr_png_(self: Picture) -> bytes:
     im.thumbnail((256, 256))
     buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
 
-# %% ../nbs/05_media.ipynb #fee31d9a
+# %% ../nbs/05_media.ipynb #d5618f4f
+def _fixed(row, scale):
+    "Coefficients in 16-bit fixed point, rounded so their sum stays exact (a grey keeps Cb = Cr = 128)."
+    v = np.array(row) * scale * (1 << 16)
+    q = np.round(v).astype(np.int64)
+    q[np.argmax(np.abs(v - q))] += int(round(v.sum())) - int(q.sum())     # the rounding residue on one term
+    return q
+
+# %% ../nbs/05_media.ipynb #25a9a554
+YUV_MATRIX = np.stack([_fixed([0.299, 0.587, 0.114], 219 / 255),
+                       _fixed([-0.299 / 1.772, -0.587 / 1.772, 0.5], 224 / 255),
+                       _fixed([0.5, -0.587 / 1.402, -0.114 / 1.402], 224 / 255)])   # BT.601 limited range, x 2**16: rows Y, Cb, Cr
+
+# %% ../nbs/05_media.ipynb #8ebdba20
+def _apply(m, r, g, b, offset: int, shift: int) -> np.ndarray:
+    "m . (r, g, b) + offset in int32 (exact: |sum| < 2**31), rounded half up, clipped to 0..255."
+    acc = r * np.int32(m[0]); acc += g * np.int32(m[1]); acc += b * np.int32(m[2])
+    acc += np.int32((offset << shift) + (1 << (shift - 1)))
+    return np.clip(acc >> shift, 0, 255).astype(np.uint8)
+
+# %% ../nbs/05_media.ipynb #300cdb38
+def rgb_to_yuv(frame: np.ndarray,     # uint8 (H, W, 3) RGB
+               subsample: bool = True, # 4:2:0 chroma from the mean of each 2x2 block (even sides); False: 4:4:4
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "The Y, Cb and Cr planes of an RGB frame, BT.601 limited range, in exact integer arithmetic."
+    r, g, b = np.moveaxis(frame, -1, 0).astype(np.int32)
+    y = _apply(YUV_MATRIX[0], r, g, b, 16, 16)
+    if subsample:                                  # 2x2 sums: 4x the mean, 2 more bits of shift
+        h, w = r.shape
+        r, g, b = (p.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3), dtype=np.int32) for p in (r, g, b))
+    s = 18 if subsample else 16
+    return y, _apply(YUV_MATRIX[1], r, g, b, 128, s), _apply(YUV_MATRIX[2], r, g, b, 128, s)
+
+# %% ../nbs/05_media.ipynb #9d1ee308
+X264_PARAMS = "threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:deterministic=1:mbtree=0"  # every setting that let the bytes vary, pinned
+
+# %% ../nbs/05_media.ipynb #61f92207
+def _copy_plane(arr: np.ndarray, plane):
+    "Copy an (h, w) uint8 array into a frame plane whose rows may be padded to its line size."
+    h, w = arr.shape
+    if plane.line_size == w: plane.update(np.ascontiguousarray(arr).tobytes()); return
+    buf = np.zeros((h, plane.line_size), np.uint8); buf[:, :w] = arr
+    plane.update(buf.tobytes())
+
+# %% ../nbs/05_media.ipynb #2883fc64
 def _write_mp4(frames: np.ndarray, fps: float, path: Path, crf: int = 12):
+    "H.264 in mp4: the same frames give the same bytes (own colour conversion, one x264 thread, mbtree off, bitexact mux)."
     import av
     from fractions import Fraction
-    even = frames.shape[1] % 2 == 0 and frames.shape[2] % 2 == 0
-    with av.open(str(path), mode="w", format="mp4") as out:
+    t, h, w, _ = frames.shape
+    even = h % 2 == 0 and w % 2 == 0
+    fmt = "yuv420p" if even else "yuv444p"
+    with av.open(str(path), mode="w", format="mp4", options={"fflags": "+bitexact"}) as out:
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height = frames.shape[2], frames.shape[1]
-        st.pix_fmt = "yuv420p" if even else "yuv444p"
-        st.options = {"crf": str(crf), "preset": "medium"}
+        st.width, st.height, st.pix_fmt = w, h, fmt
+        cc = st.codec_context
+        cc.thread_count, cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = 1, 6, 1, 6, 6   # BT.601 (SMPTE 170M), limited
+        st.options = {"crf": str(crf), "preset": "medium", "x264-params": X264_PARAMS}
         for f in frames:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")): out.mux(pkt)
+            vf = av.VideoFrame(w, h, fmt)
+            for plane, arr in zip(vf.planes, rgb_to_yuv(f, subsample=even)): _copy_plane(arr, plane)
+            vf.colorspace, vf.color_range = 6, 1
+            for pkt in st.encode(vf): out.mux(pkt)     # the stream's own format: PyAV does not convert
         for pkt in st.encode(): out.mux(pkt)
 
 # %% ../nbs/05_media.ipynb #54ac646e

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,9 +16,26 @@ def pav_bin():
     return str(exe)
 
 
-@pytest.fixture
-def offline_env(tmp_path):
-    "Environment for subprocesses: offline, with the shared asset cache unless a test overrides it."
+def offline_environ() -> dict:
+    "This process's environment, offline, with the shared asset cache unless PAV_CACHE is set."
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
     env.setdefault("PAV_CACHE", str(Path.home() / ".cache" / "prompt_a_video"))
     return env
+
+
+@pytest.fixture
+def offline_env(tmp_path):
+    "Environment for subprocesses: offline, with the shared asset cache unless a test overrides it."
+    return offline_environ()
+
+
+@pytest.fixture(scope="session")
+def pav(pav_bin):
+    """Run the `pav` console script in a subprocess, as a user does: `pav(*args, env=None, timeout=900, kill_at=None)`
+    returns the `CompletedProcess` (stdout and stderr as text). `env`: the offline environment unless given;
+    `kill_at`: a kill point (PAV_KILL_AT) where the process SIGKILLs itself. Error paths are tested in process
+    (`prompt_a_video.cli.main`), not here."""
+    def run(*args, env=None, timeout=900, kill_at=None):
+        env = dict(offline_environ() if env is None else env, **({"PAV_KILL_AT": kill_at} if kill_at else {}))
+        return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return run

@@ -8,45 +8,41 @@ from pathlib import Path
 import pytest
 
 from prompt_a_video.assets import ASSETS
+from prompt_a_video.cli import main
 
 
-def pav(pav_bin, *args, env=None, timeout=600):
-    return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def test_help_lists_subcommands(pav_bin):
-    r = pav(pav_bin, "--help")
+def test_help_lists_subcommands(pav):
+    r = pav("--help")
     assert r.returncode == 0
     assert "assets" in r.stdout and "COMMAND" in r.stdout
 
 
-def test_subcommand_help(pav_bin):
-    r = pav(pav_bin, "assets", "--help")
+def test_subcommand_help(pav):
+    r = pav("assets", "--help")
     assert r.returncode == 0
     assert "--prepare" in r.stdout and "--json" in r.stdout
 
 
-def test_version(pav_bin):
+def test_version(pav):
     import prompt_a_video
-    r = pav(pav_bin, "--version")
+    r = pav("--version")
     assert r.returncode == 0 and prompt_a_video.__version__ in r.stdout
 
 
-def test_unknown_subcommand_fails_helpfully(pav_bin):
-    r = pav(pav_bin, "frobnicate")
-    assert r.returncode == 2
-    assert "invalid choice: 'frobnicate'" in r.stderr
-    assert "assets" in r.stderr          # the message lists the valid subcommands
-    assert r.stdout == ""
+def test_unknown_subcommand_fails_helpfully(capsys):
+    assert main(["frobnicate"]) == 2
+    out, err = capsys.readouterr()
+    assert "invalid choice: 'frobnicate'" in err
+    assert "assets" in err               # the message lists the valid subcommands
+    assert out == ""
 
 
-def test_no_subcommand_is_a_usage_error(pav_bin):
-    r = pav(pav_bin)
-    assert r.returncode == 2 and "COMMAND" in r.stderr
+def test_no_subcommand_is_a_usage_error(capsys):
+    assert main([]) == 2 and "COMMAND" in capsys.readouterr().err
 
 
-def test_assets_prepare_then_list(pav_bin, offline_env):
-    r = pav(pav_bin, "assets", "--prepare", env=offline_env)
+def test_assets_prepare_then_list(pav, offline_env):
+    r = pav("assets", "--prepare", env=offline_env)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[0].split() == ["name", "status", "size", "path"]
@@ -54,18 +50,18 @@ def test_assets_prepare_then_list(pav_bin, offline_env):
     assert set(rows) == set(ASSETS)
     assert all(row[1] == "ready" for row in rows.values()), r.stdout
     assert all(row[-1].startswith(("~/", "site-packages/", ".pav-cache/")) for row in rows.values()), r.stdout
-    js = subprocess.run([pav_bin, "assets", "--json"], capture_output=True, text=True, env=offline_env, timeout=300)
+    js = pav("assets", "--json", env=offline_env, timeout=300)
     for j in map(json.loads, js.stdout.splitlines()):   # the JSON keeps full paths: each exists
         assert Path(j["path"]).exists(), j
-    r = pav(pav_bin, "assets", "--json", env=offline_env)
+    r = pav("assets", "--json", env=offline_env)
     assert r.returncode == 0
     js = [json.loads(l) for l in r.stdout.splitlines()]
     assert [j["name"] for j in js] == list(ASSETS) and {j["status"] for j in js} == {"ready"}
 
 
-def test_assets_in_fresh_cache_are_not_prepared(pav_bin, offline_env, tmp_path):
+def test_assets_in_fresh_cache_are_not_prepared(pav, offline_env, tmp_path):
     env = dict(offline_env, PAV_CACHE=str(tmp_path / "cache"))
-    r = pav(pav_bin, "assets", "--json", env=env)
+    r = pav("assets", "--json", env=env)
     assert r.returncode == 0, r.stderr
     st = {j["name"]: j["status"] for j in map(json.loads, r.stdout.splitlines())}
     assert st["tiny-lm"] == "not prepared" and st["smollm2"] == "not prepared"
@@ -73,11 +69,11 @@ def test_assets_in_fresh_cache_are_not_prepared(pav_bin, offline_env, tmp_path):
     assert not (tmp_path / "cache" / "assets" / "tiny-lm-v1").exists()   # listing prepares nothing
 
 
-def test_unknown_asset_name(pav_bin, offline_env):
-    r = pav(pav_bin, "assets", "--prepare", "nope", env=offline_env)
-    assert r.returncode == 1
-    assert "unknown asset(s) ['nope']" in r.stderr and "tiny-cogvideox" in r.stderr
-    assert "Traceback" not in r.stderr
+def test_unknown_asset_name(capsys):
+    assert main(["assets", "--prepare", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown asset(s) ['nope']" in err and "tiny-cogvideox" in err
+    assert "Traceback" not in err
 
 
 def test_missing_package_names_install_command(pav_bin, offline_env):

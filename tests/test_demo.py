@@ -9,21 +9,18 @@ import json
 import math
 import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
-
-def pav(pav_bin, *args, env):
-    return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=1500)
+from prompt_a_video.cli import main
 
 
 @pytest.fixture(scope="module")
-def demo(pav_bin, tmp_path_factory):
+def demo(pav, tmp_path_factory):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
     out = tmp_path_factory.mktemp("demo") / "run"
-    r = pav(pav_bin, "demo", "--preset", "quick", "--out", str(out), env=env)
+    r = pav("demo", "--preset", "quick", "--out", str(out), env=env, timeout=1500)
     assert r.returncode == 0, r.stderr[-4000:]
     return out, r.stdout, env
 
@@ -105,7 +102,7 @@ def test_dpo_moved_the_booster_toward_the_chosen_rewrites(demo):
     assert m["margin_last"] > m["margin_first"], m
 
 
-def test_demo_resumes_without_repeating_and_refuses_other_settings(demo, pav_bin):
+def test_demo_resumes_without_repeating_and_refuses_other_settings(demo, pav):
     out, _, env = demo
     before = {f: (out / f).stat().st_mtime_ns for f in ("2-sft/booster.json", "4-dpo/booster.json")}
     calls = json.loads((out / "1-evolve" / "summary.json").read_text())["llm_calls"]
@@ -113,7 +110,7 @@ def test_demo_resumes_without_repeating_and_refuses_other_settings(demo, pav_bin
     log = Path(env.get("PAV_CACHE") or Path.home() / ".cache" / "prompt_a_video") / "videos" / "renders.log"
     renders = lambda: len(log.read_text().split())                           # one line per video rendered
     n_videos = renders()
-    r = pav(pav_bin, "demo", "--preset", "quick", "--out", str(out), env=env)
+    r = pav("demo", "--preset", "quick", "--out", str(out), env=env, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     assert {f: (out / f).stat().st_mtime_ns for f in before} == before          # nothing retrained
     assert json.loads((out / "1-evolve" / "summary.json").read_text())["llm_calls"] == calls   # no operator call repeated
@@ -121,15 +118,15 @@ def test_demo_resumes_without_repeating_and_refuses_other_settings(demo, pav_bin
     assert (out / "5-eval" / "refined.json").read_text() == refined            # no booster asked again
     assert renders() == n_videos                                               # no video rendered again
     spec = (out / "demo.json").read_text()
-    r = pav(pav_bin, "demo", "--preset", "quick", "--seeds", "2", "--out", str(out), env=env)
+    r = pav("demo", "--preset", "quick", "--seeds", "2", "--out", str(out), env=env, timeout=1500)
     assert r.returncode == 1 and "holds a demo with other settings" in r.stderr, r.stderr[-2000:]
     assert (out / "demo.json").read_text() == spec
 
 
-def test_bad_demo_settings_fail_before_writing_anything(pav_bin, offline_env, tmp_path):
-    r = pav(pav_bin, "demo", "--prompts", "no-such-set", "--out", str(tmp_path / "a"), env=offline_env)
-    assert r.returncode == 1 and "unknown prompt set 'no-such-set'" in r.stderr and not (tmp_path / "a").exists()
-    r = pav(pav_bin, "demo", "--target", "cogvideox-5b", "--out", str(tmp_path / "b"), env=offline_env)
-    assert r.returncode == 2 and "invalid choice: 'cogvideox-5b'" in r.stderr and not (tmp_path / "b").exists()
-    r = pav(pav_bin, "demo", "--eval-prompts", "500", "--out", str(tmp_path / "c"), env=offline_env)
-    assert r.returncode == 1 and "lower those" in r.stderr and not (tmp_path / "c").exists()
+def test_bad_demo_settings_fail_before_writing_anything(tmp_path, capsys):
+    assert main(["demo", "--prompts", "no-such-set", "--out", str(tmp_path / "a")]) == 1
+    assert "unknown prompt set 'no-such-set'" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert main(["demo", "--target", "cogvideox-5b", "--out", str(tmp_path / "b")]) == 2
+    assert "invalid choice: 'cogvideox-5b'" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    assert main(["demo", "--eval-prompts", "500", "--out", str(tmp_path / "c")]) == 1
+    assert "lower those" in capsys.readouterr().err and not (tmp_path / "c").exists()

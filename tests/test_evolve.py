@@ -81,10 +81,14 @@ def test_offline_run_through_transformers_serve(pav_bin, env, tmp_path):
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=senv, start_new_session=True)
     try:
         import urllib.request
-        for _ in range(120):
-            try: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2); break
-            except Exception: time.sleep(1)
-        else: pytest.fail("transformers serve did not start: " + srv.stderr.read1().decode()[-2000:])
+        # wait until the server answers or exits: a deadline, not a count of tries, so a busy machine only waits longer
+        deadline = time.monotonic() + 900
+        while True:
+            try: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30); break
+            except Exception:
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("transformers serve did not start: " + srv.stderr.read1().decode()[-2000:])
+                time.sleep(1)
         run = tmp_path / "run"
         op = f"http://127.0.0.1:{port}/v1#{smollm2_dir()}"
         r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), op, env, "--preset", "tiny", "--iterations", "1",
@@ -109,7 +113,9 @@ def test_fault_injection(pav_bin, env, tmp_path):
             return json.loads(f.read())["choices"][0]["message"]["content"]
     two_tags = lambda req: "<PROMPT>" + relay(req).split("<PROMPT>")[1].split("</PROMPT>")[0] + "</PROMPT>"
     pattern = [429, 500, "timeout", "empty", "Sorry, I can only describe it in words.", two_tags] + [relay] * 40
-    srv = serve_pattern(pattern, delay=2.5)
+    # the 'timeout' reply comes after 60 s, the client gives up after 1 s (--timeout 1): even a client starved for
+    # a minute between sending and reading still sees a timeout; nothing waits for the late reply (daemon threads)
+    srv = serve_pattern(pattern, delay=60)
     try:
         run = tmp_path / "run"
         r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), srv.url + "#gpt-4o", env, "--preset", "paper",

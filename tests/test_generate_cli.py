@@ -1,17 +1,13 @@
-"""`pav generate` end to end on the tiny target, in subprocesses."""
+"""`pav generate` end to end on the tiny target, in subprocesses; bad input in process."""
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prompt_a_video.assets import ASSETS
+from prompt_a_video.cli import main
 from prompt_a_video.media import load_video
-
-
-def pav(pav_bin, *args, env=None):
-    return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.fixture
@@ -29,10 +25,10 @@ def _link_tiny(env, offline_env):
         (dst / key).symlink_to(src)
 
 
-def test_generate_writes_videos_and_json_lines(pav_bin, env, offline_env, tmp_path):
+def test_generate_writes_videos_and_json_lines(pav, env, offline_env, tmp_path):
     _link_tiny(env, offline_env)
     out = tmp_path / "out"
-    r = pav(pav_bin, "generate", "a red cat", "a dog on grass", "--seed", "7", "9", "--out", str(out),
+    r = pav("generate", "a red cat", "a dog on grass", "--seed", "7", "9", "--out", str(out),
             "--frames", "17", "--height", "48", "--width", "80", env=env)
     assert r.returncode == 0, r.stderr
     rows = [json.loads(l) for l in r.stdout.splitlines()]
@@ -43,7 +39,7 @@ def test_generate_writes_videos_and_json_lines(pav_bin, env, offline_env, tmp_pa
     assert not np.array_equal(vids[0].frames, vids[1].frames)
     assert sorted(p.name for p in out.iterdir()) == ["000-a-red-cat-seed7.mp4", "001-a-dog-on-grass-seed9.mp4"]
     # rerun: answered from the cache, same pixels
-    r2 = pav(pav_bin, "generate", "a red cat", "a dog on grass", "--seed", "7", "9", "--out", str(out),
+    r2 = pav("generate", "a red cat", "a dog on grass", "--seed", "7", "9", "--out", str(out),
              "--frames", "17", "--height", "48", "--width", "80", env=env)
     rows2 = [json.loads(l) for l in r2.stdout.splitlines()]
     assert [x["cached"] for x in rows2] == [True, True]
@@ -53,14 +49,17 @@ def test_generate_writes_videos_and_json_lines(pav_bin, env, offline_env, tmp_pa
     d = lambda a, b: np.abs(a.frames.astype(int) - b.frames).mean()
     again = [load_video(x["path"]) for x in rows2]
     assert [v.frames.shape for v in again] == [(17, 48, 80, 3)] * 2
+    # measured with today's writer: re-export distance 0.17 and 0.08 (1 thread), 0 and 0 (2 threads) against 72.6
+    # between the two videos: ratio <= 0.0024, a 40x margin under 0.1 (0 once the mp4 writer is reproducible, see
+    # tests/test_reproducible_mp4.py; then this can be np.array_equal)
     assert d(again[0], vids[0]) < 0.1 * d(vids[0], vids[1]) and d(again[1], vids[1]) < 0.1 * d(vids[0], vids[1])
 
 
-def test_generate_from_file(pav_bin, env, offline_env, tmp_path):
+def test_generate_from_file(pav, env, offline_env, tmp_path):
     _link_tiny(env, offline_env)
     f = tmp_path / "prompts.txt"
     f.write_text("a red cat\n\n  a blue bird  \n", encoding="utf-8")
-    r = pav(pav_bin, "generate", "--file", str(f), "--out", str(tmp_path / "o"), "--steps", "2", env=env)
+    r = pav("generate", "--file", str(f), "--out", str(tmp_path / "o"), "--steps", "2", env=env)
     assert r.returncode == 0, r.stderr
     assert [json.loads(l)["prompt"] for l in r.stdout.splitlines()] == ["a red cat", "a blue bird"]
 
@@ -77,38 +76,39 @@ def test_generate_from_file(pav_bin, env, offline_env, tmp_path):
     (["a cat", "--setting", "fast"], "invalid choice: 'fast'", 2),
     (["a cat", "--target", "cogvideox-2b", "--scheduler", "euler"], "invalid choice: 'euler'", 2),
 ])
-def test_generate_bad_input(pav_bin, env, tmp_path, args, message, status):
+def test_generate_bad_input(tmp_path, monkeypatch, capsys, args, message, status):
+    monkeypatch.setenv("PAV_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    r = pav(pav_bin, "generate", *args, "--out", str(out), env=env)
-    assert r.returncode == status, (r.stdout, r.stderr)
-    assert message in r.stderr
-    assert "Traceback" not in r.stderr
+    code, (stdout, err) = main(["generate", *args, "--out", str(out)]), capsys.readouterr()
+    assert code == status, (stdout, err)
+    assert message in err
+    assert "Traceback" not in err
     assert not out.exists()                           # nothing written
     assert not (tmp_path / "cache" / "videos").exists()
 
 
-def test_generate_bad_files(pav_bin, env, tmp_path):
+def test_generate_bad_files(tmp_path, capsys):
     empty, binary = tmp_path / "empty.txt", tmp_path / "latin1.txt"
     empty.write_text("\n\n")
     binary.write_bytes("caf\xe9 au lait".encode("latin-1"))
     for f, msg in [(tmp_path / "missing.txt", "does not exist"), (empty, "has no prompts"), (binary, "not valid UTF-8")]:
-        r = pav(pav_bin, "generate", "--file", str(f), "--out", str(tmp_path / "o"), env=env)
-        assert r.returncode == 1 and msg in r.stderr, r.stderr
+        code, err = main(["generate", "--file", str(f), "--out", str(tmp_path / "o")]), capsys.readouterr().err
+        assert code == 1 and msg in err, err
     assert not (tmp_path / "o").exists()
 
 
-def test_generate_usage_errors(pav_bin, env, tmp_path):
-    r = pav(pav_bin, "generate", "a cat", env=env)                  # --out is required
-    assert r.returncode == 2 and "--out" in r.stderr
-    r = pav(pav_bin, "generate", "a cat", "--out", str(tmp_path), "--cache-hook", "magic", env=env)
-    assert r.returncode == 2 and "invalid choice: 'magic'" in r.stderr
+def test_generate_usage_errors(tmp_path, capsys):
+    assert main(["generate", "a cat"]) == 2                           # --out is required
+    assert "--out" in capsys.readouterr().err
+    assert main(["generate", "a cat", "--out", str(tmp_path), "--cache-hook", "magic"]) == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
 
 
-def test_generate_with_a_booster_refines_first_then_renders_the_refined_prompt(pav_bin, offline_env, tmp_path):
+def test_generate_with_a_booster_refines_first_then_renders_the_refined_prompt(pav, offline_env, tmp_path, capsys):
     "`--booster`: each video is the sandbox's drawing of the refined prompt, and the original is reported beside it."
     from prompt_a_video.sandbox import render_sandbox
     out = tmp_path / "out"
-    r = pav(pav_bin, "generate", "a red fox in a forest", "--booster", "smollm2", "--target", "sandbox", "--seed", "3",
+    r = pav("generate", "a red fox in a forest", "--booster", "smollm2", "--target", "sandbox", "--seed", "3",
             "--out", str(out), "--no-cache", env=offline_env)
     assert r.returncode == 0, r.stderr[-3000:]
     row = json.loads(r.stdout.splitlines()[0])
@@ -116,7 +116,8 @@ def test_generate_with_a_booster_refines_first_then_renders_the_refined_prompt(p
     assert row["prompt"].startswith("a red fox in a forest")                 # SmolLM2's preset prefills the prompt
     got = load_video(row["path"]).frames.astype(float)                       # mp4: lossy, so compare distances
     err = lambda text: np.abs(got - render_sandbox(text, seed=3).astype(float)).mean()
+    # measured err(refined) 2.77 (1 thread), 2.76 (2 threads): mp4 loss on the sandbox's sharp edges; err(original)
+    # 11.96 / 11.95. 8 sits between the two (a 2.9x margin): a larger bound would also pass the original's drawing
     assert err(row["prompt"]) < 8 and err(row["prompt"]) <= err(row["original"])
-    r = pav(pav_bin, "generate", "a red fox", "--booster", "no-such-booster", "--target", "sandbox", "--out",
-            str(tmp_path / "bad"), env=offline_env)
-    assert r.returncode == 1 and "no-such-booster" in r.stderr and not (tmp_path / "bad").exists()
+    code = main(["generate", "a red fox", "--booster", "no-such-booster", "--target", "sandbox", "--out", str(tmp_path / "bad")])
+    assert code == 1 and "no-such-booster" in capsys.readouterr().err and not (tmp_path / "bad").exists()

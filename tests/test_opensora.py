@@ -35,7 +35,8 @@ def test_tiny_weights_have_the_released_names(tiny):
     ref = released_keys(cfg)
     assert {k: tuple(v.shape) for k, v in sd.items()} == ref          # no missing, no unexpected key, same shapes
     STDiT3(cfg).load_state_dict(sd, strict=True)
-    assert torch.allclose(sd["rope.freqs"], 1 / 10000 ** (torch.arange(0, 16, 2).float() / 16))   # the fixed RoPE table
+    # the fixed RoPE table; measured 0 (bitwise equal, 1 and 2 threads): allclose's defaults are margin enough
+    assert torch.allclose(sd["rope.freqs"], 1 / 10000 ** (torch.arange(0, 16, 2).float() / 16))
     with torch.device("meta"): xl = STDiT3(STDiT3Config.xl2())
     assert {k: tuple(v.shape) for k, v in xl.state_dict().items()} == released_keys(STDiT3Config.xl2())
     assert len(released_keys(STDiT3Config.xl2())) == 973
@@ -67,10 +68,12 @@ def test_seeds_determine_the_video(pipe):
     run = lambda seed, prompts=("a fox",): pipe(list(prompts), generator=[torch.Generator().manual_seed(seed)] * len(prompts),
                                                 output_type="latent", **KW).frames
     a, b, c = run(5), run(5), run(6)
-    assert torch.equal(a, b) and (a - c).abs().max() > 1e-2
+    assert torch.equal(a, b) and (a - c).abs().max() > 1e-2            # measured 7.2 (1 and 2 threads)
     both = pipe(["a fox", "a boat"], generator=[torch.Generator().manual_seed(5), torch.Generator().manual_seed(9)],
                 output_type="latent", **KW).frames
-    assert torch.allclose(both[0], a[0], atol=1e-5)                    # a video does not depend on its batch mates
+    # a video does not depend on its batch mates; measured max |diff| 1.1e-5 (1 and 2 threads) on values up to 12.3
+    # (a batch of 2 changes the matmul blocking); 10x margin
+    assert torch.allclose(both[0], a[0], rtol=0, atol=1.1e-4)
 
 
 def test_unconditional_branch_is_y_embedding(pipe):
@@ -88,13 +91,15 @@ def test_unconditional_branch_is_y_embedding(pipe):
     try: new7, new1 = latents(7.0), latents(1.0)
     finally:
         with torch.no_grad(): emb.copy_(keep)
-    assert (new7 - base7).abs().max() > 1e-3          # guided: the unconditional prediction comes from y_embedding
-    assert (new1 - base1).abs().max() < 1e-5          # cfg 1: only the conditional branch counts
+    assert (new7 - base7).abs().max() > 1e-3          # guided: the unconditional prediction comes from y_embedding; measured 0.59
+    # cfg 1: only the conditional branch counts; measured 4.8e-7 (1 and 2 threads) on values up to 6.3: 1e-5 is a 20x margin
+    assert (new1 - base1).abs().max() < 1e-5
 
 
 def test_timestep_shift_follows_resolution_and_frames():
     r = math.sqrt(720 * 1280 / 512**2) * math.sqrt(51 // 17 * 5)
     t = 29 / 30
+    # measured relative error 0 (the same float64 formula): approx's default rel=1e-6 is margin enough
     assert rflow_timesteps(30, 720, 1280, 51)[1] == pytest.approx(r * t / (1 + (r - 1) * t) * 1000)
     assert rflow_timesteps(30, 720, 1280, 51)[1] > rflow_timesteps(30, 480, 848, 51)[1] > 1000 * t
 

@@ -1,16 +1,13 @@
-"""`pav refine` end to end with the offline default booster (SmolLM2), in subprocesses."""
+"""`pav refine` end to end with the offline default booster (SmolLM2), in subprocesses; bad input in process."""
 import json
-import subprocess
 
 import pytest
 
-
-def pav(pav_bin, *args, env=None):
-    return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=600)
+from prompt_a_video.cli import main
 
 
-def test_refine_one_prompt_offline(pav_bin, offline_env):
-    r = pav(pav_bin, "refine", "a corgi running on a beach", env=offline_env)
+def test_refine_one_prompt_offline(pav, offline_env):
+    r = pav("refine", "a corgi running on a beach", env=offline_env)
     assert r.returncode == 0, r.stderr[-2000:]
     out = r.stdout.strip()
     assert out.lower().startswith("a corgi running on a beach,") and len(out.split()) > 12
@@ -19,11 +16,11 @@ def test_refine_one_prompt_offline(pav_bin, offline_env):
     assert "Loading weights" not in r.stderr
 
 
-def test_refine_file_json_out_negative_and_target(pav_bin, offline_env, tmp_path):
+def test_refine_file_json_out_negative_and_target(pav, offline_env, tmp_path):
     f = tmp_path / "p.txt"
     f.write_text("a red kite over a hill\n\na cup of coffee on a table\n", encoding="utf-8")
     out = tmp_path / "refined.jsonl"
-    r = pav(pav_bin, "refine", "--file", str(f), "--json", "--out", str(out), "--negative", "fixed", "--target", "tiny",
+    r = pav("refine", "--file", str(f), "--json", "--out", str(out), "--negative", "fixed", "--target", "tiny",
             env=offline_env)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(l) for l in r.stdout.splitlines()]
@@ -46,7 +43,7 @@ def test_refine_file_json_out_negative_and_target(pav_bin, offline_env, tmp_path
     ("target", "unknown target 'sora'"),
     ("none", "no prompts given"),
 ])
-def test_refine_bad_input(pav_bin, offline_env, tmp_path, case, message):
+def test_refine_bad_input(tmp_path, capsys, case, message):
     empty, latin = tmp_path / "empty.txt", tmp_path / "latin1.txt"
     empty.write_text("\n \n")
     latin.write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
@@ -54,7 +51,7 @@ def test_refine_bad_input(pav_bin, offline_env, tmp_path, case, message):
     args = {"blank": ["   "], "missing": ["--file", str(tmp_path / "nope.txt")], "empty": ["--file", str(empty)],
             "latin1": ["--file", str(latin)], "too_long": ["word " * 9000],
             "booster": ["a cat", "--booster", "gpt-9"], "target": ["a cat", "--target", "sora"], "none": []}[case]
-    r = pav(pav_bin, "refine", *args, "--out", str(out), env=offline_env)
-    assert r.returncode == 1, (r.stdout, r.stderr[-2000:])
-    assert message in r.stderr and "Traceback" not in r.stderr
+    code, (stdout, err) = main(["refine", *args, "--out", str(out)]), capsys.readouterr()
+    assert code == 1, (stdout, err[-2000:])
+    assert message in err and "Traceback" not in err
     assert not out.exists()
