@@ -407,7 +407,10 @@ def step(self: Evolution,
     return next_step(prompt, self.store.candidates(sid), self.store.calls(sid), self.store.status(sid), self.cfg)
 
 # %% ../nbs/31_evolution.ipynb #41b48705
-def ridge_fit(x, y, lam: float = 1.0):  # x (n, d) features, y (n,) targets, the ridge penalty
+def ridge_fit(x,                # (n, d) features
+              y,                # (n,) targets
+              lam: float = 1.0, # the ridge penalty
+             ):
     "Weights and intercept of ridge regression (features and target centred; closed form)."
     import numpy as np
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 from fastcore.basics import patch
 

@@ -16,6 +16,7 @@ from fastcore.basics import patch
 from .core import PavError, Dimension, register_dimension
 from .targets import TARGETS, Target, TextEncoder, get_target, target_tokenizers
 from .video import VideoGenerator
+from .budget import TokenBudget, token_budget
 
 # %% auto #0
 __all__ = ['IMAGE_WEIGHTS', 'IMAGE_PAPER_WEIGHTS', 'SDXL_UNET', 'SD15_UNET', 'SD_VAE', 'CLIP_L_TEXT', 'CLIP_G_TEXT',
