@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from prompt_a_video.assets import smollm2_dir
+from prompt_a_video.cli import main
 from prompt_a_video.testing import rewrite_server, serve_pattern
 
 PROMPTS = ["a corgi running on a beach", "a red kite over a green hill"]
@@ -28,10 +29,10 @@ def env(offline_env, tmp_path):
     return e
 
 
-def evolve(pav_bin, run_dir, prompts_file, operator, env, *extra, timeout=900):
-    return subprocess.run([pav_bin, "evolve", "--prompts", str(prompts_file), "--out", str(run_dir), "--operator", operator,
-                           "--target", "tiny", "--suite", "offline", *extra], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+def evolve(pav, run_dir, prompts_file, operator, env, *extra, timeout=900):
+    "`pav evolve` on the tiny target and the offline suite, in a subprocess (the shared `pav` fixture)."
+    return pav("evolve", "--prompts", str(prompts_file), "--out", str(run_dir), "--operator", operator,
+               "--target", "tiny", "--suite", "offline", *extra, env=env, timeout=timeout)
 
 
 def prompts_file(tmp_path, prompts=PROMPTS):
@@ -53,9 +54,9 @@ def renders(env):
     return f.read_text().split() if f.exists() else []
 
 
-def test_offline_run_with_local_smollm2(pav_bin, env, tmp_path):
+def test_offline_run_with_local_smollm2(pav, env, tmp_path):
     run = tmp_path / "run"
-    r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), "local", env, "--preset", "small_operator",
+    r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), "local", env, "--preset", "small_operator",
                "--iterations", "1")
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((run / "summary.json").read_text())
@@ -72,7 +73,7 @@ def _free_port():
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
-def test_offline_run_through_transformers_serve(pav_bin, env, tmp_path):
+def test_offline_run_through_transformers_serve(pav, env, tmp_path):
     port = _free_port()
     hub = tmp_path / "hub"; hub.mkdir()
     senv = dict(env, HF_HUB_CACHE=str(hub))
@@ -91,7 +92,7 @@ def test_offline_run_through_transformers_serve(pav_bin, env, tmp_path):
                 time.sleep(1)
         run = tmp_path / "run"
         op = f"http://127.0.0.1:{port}/v1#{smollm2_dir()}"
-        r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), op, env, "--preset", "tiny", "--iterations", "1",
+        r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), op, env, "--preset", "tiny", "--iterations", "1",
                    "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((run / "summary.json").read_text())
@@ -102,7 +103,7 @@ def test_offline_run_through_transformers_serve(pav_bin, env, tmp_path):
         os.killpg(srv.pid, signal.SIGKILL); srv.wait()
 
 
-def test_fault_injection(pav_bin, env, tmp_path):
+def test_fault_injection(pav, env, tmp_path):
     good = rewrite_server()
     import urllib.request
 
@@ -118,7 +119,7 @@ def test_fault_injection(pav_bin, env, tmp_path):
     srv = serve_pattern(pattern, delay=60)
     try:
         run = tmp_path / "run"
-        r = evolve(pav_bin, run, prompts_file(tmp_path, PROMPTS[:1]), srv.url + "#gpt-4o", env, "--preset", "paper",
+        r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), srv.url + "#gpt-4o", env, "--preset", "paper",
                    "--iterations", "2", "--timeout", "1", "--max-asks", "6")
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((run / "summary.json").read_text())
@@ -139,20 +140,20 @@ def test_fault_injection(pav_bin, env, tmp_path):
 KILL_POINTS = ["mid_render:3", "mid_batch:3", "after_render:1", "between_iterations:1", "operator_call:1"]
 
 
-def test_kill_at_every_point_and_resume_matches_uninterrupted(pav_bin, env, tmp_path):
+def test_kill_at_every_point_and_resume_matches_uninterrupted(pav, env, tmp_path):
     srv = rewrite_server()
     try:
         pf = prompts_file(tmp_path)
         args = ("--preset", "tiny", "--iterations", "2", "--candidates", "2", "--batch-size", "2")
         ref_env = dict(env, PAV_CACHE=str(tmp_path / "ref-cache"))
         (tmp_path / "ref-cache").mkdir(); (tmp_path / "ref-cache" / "assets").symlink_to(Path(env["PAV_CACHE"]) / "assets")
-        ref = evolve(pav_bin, tmp_path / "ref", pf, srv.url + "#gpt-4o", ref_env, *args)
+        ref = evolve(pav, tmp_path / "ref", pf, srv.url + "#gpt-4o", ref_env, *args)
         assert ref.returncode == 0, ref.stderr[-3000:]
         run = tmp_path / "killed"
         for point in KILL_POINTS:
-            r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", dict(env, PAV_KILL_AT=point), *args)
+            r = evolve(pav, run, pf, srv.url + "#gpt-4o", dict(env, PAV_KILL_AT=point), *args)
             assert r.returncode == -signal.SIGKILL, (point, r.returncode, r.stderr[-2000:])   # died at that point
-        r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", env, *args)          # the same command: resume
+        r = evolve(pav, run, pf, srv.url + "#gpt-4o", env, *args)          # the same command: resume
         assert r.returncode == 0, r.stderr[-3000:]
         assert rows(run) == rows(tmp_path / "ref")                            # same candidates, seeds and scores
         assert len(rows(run)) == 2 * (1 + 2 * 2)
@@ -164,12 +165,12 @@ def test_kill_at_every_point_and_resume_matches_uninterrupted(pav_bin, env, tmp_
         srv.shutdown()
 
 
-def test_cache_hook_and_digit_filter_from_the_command_line(pav_bin, env, tmp_path):
+def test_cache_hook_and_digit_filter_from_the_command_line(pav, env, tmp_path):
     srv = rewrite_server()
     try:
         pf = prompts_file(tmp_path, ["a corgi running on a beach", "a calendar showing 2024 on a wall"])
         run = tmp_path / "run"
-        r = evolve(pav_bin, run, pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
+        r = evolve(pav, run, pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
                    "--cache-hook", "pab")
         assert r.returncode == 0, r.stderr[-3000:]
         db = sqlite3.connect(run / "run.sqlite")
@@ -178,7 +179,7 @@ def test_cache_hook_and_digit_filter_from_the_command_line(pav_bin, env, tmp_pat
         db.close()
         assert settings["generation"]["cache_hook"] == "pab"
         assert srcs == ["a corgi running on a beach"]                 # 4 digits: dropped, as in the released data
-        r = evolve(pav_bin, tmp_path / "keep", pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
+        r = evolve(pav, tmp_path / "keep", pf, srv.url + "#gpt-4o", env, "--preset", "tiny", "--iterations", "1",
                    "--no-skip-digit-prompts")
         assert r.returncode == 0, r.stderr[-3000:]
         assert json.loads((tmp_path / "keep" / "summary.json").read_text())["sources"] == {"active": 2}
@@ -197,16 +198,20 @@ def test_cache_hook_and_digit_filter_from_the_command_line(pav_bin, env, tmp_pat
     (["--target", "sora"], "invalid choice: 'sora'", 2),
     (["--setting", "paper", "--num-frames", "12"], "must be 8k+1", 1),
 ])
-def test_evolve_bad_input(pav_bin, env, tmp_path, args, message, status):
+def test_evolve_bad_input(env, tmp_path, monkeypatch, capsys, args, message, status):
+    "In process: the status, a one-line message naming the problem, and no run folder."
     pf = prompts_file(tmp_path)
     empty = tmp_path / "empty.txt"; empty.write_text("\n")
     run = tmp_path / "run"
-    e = {k: v for k, v in env.items() if k != "OPENAI_API_KEY"}
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("PAV_CACHE", env["PAV_CACHE"])
     base = {"--prompts": str(pf), "--operator": "http://127.0.0.1:9/v1"}
     for i in range(0, len(args), 2): base[args[i]] = args[i + 1]
     base["--prompts"] = {"MISSING": str(tmp_path / "nope.txt"), "EMPTY": str(empty)}.get(base["--prompts"], base["--prompts"])
-    cmd = [pav_bin, "evolve", "--out", str(run), "--suite", "offline"] + [x for kv in base.items() for x in kv]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=300)
-    assert r.returncode == status, (r.stdout, r.stderr[-2000:])
-    assert message in r.stderr and "Traceback" not in r.stderr
+    argv = ["evolve", "--out", str(run), "--suite", "offline"] + [x for kv in base.items() for x in kv]
+    try: code = main(argv)
+    except SystemExit as e: code = e.code
+    err = capsys.readouterr().err
+    assert code == status, err[-2000:]
+    assert message in err and "Traceback" not in err
     assert not run.exists()
