@@ -29,7 +29,8 @@ __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS',
            'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
            'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
            'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts', 'content_key',
-           'derive_seed', 'pick_device', 'pick_dtype', 'import_dotted', 'format_table', 'short_path', 'human_size']
+           'derive_seed', 'pick_device', 'pick_dtype', 'module_bytes', 'import_dotted', 'format_table', 'short_path',
+           'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -424,6 +425,13 @@ def pick_dtype(dtype: Any = "auto",  # a name ('bf16', 'fp16', 'fp32', 'torch.fl
     name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if name is None: raise PavError(f"unknown dtype {dtype!r}; use one of 'auto', {sorted(set(_DTYPES))}")
     return getattr(torch, name)
+
+# %% ../nbs/00_core.ipynb #235916e6
+def module_bytes(modules  # torch modules (shared tensors are counted once)
+                ) -> int:
+    "Bytes of the modules' parameters and buffers: what they hold on a device before any activation."
+    seen = {id(t): t for m in modules for t in (*m.parameters(), *m.buffers())}
+    return sum(t.numel() * t.element_size() for t in seen.values())
 
 # %% ../nbs/00_core.ipynb #697d6df5
 def import_dotted(path: str,  # "package.module.name"

@@ -28,9 +28,9 @@ from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'MEMORY_PLANS', 'RELEASED_DIMENSION_NAMES',
-           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'EvolutionConfig', 'ranking_weights', 'keep_source',
-           'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts',
-           'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
+           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'PEAK_FACTORS', 'EvolutionConfig', 'ranking_weights',
+           'keep_source', 'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step',
+           'parsed_prompts', 'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit', 'choose_memory_plan']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
@@ -71,7 +71,7 @@ class EvolutionConfig(Config):
     early_stop: int = 0              # a source stops once its best score has not improved for this many rounds (0: off, the paper's)
     screen: float = 1.0              # share of each round's proposals rendered, best first by a text-only predictor (1: all, the paper's)
     screen_min: int = 12             # scored candidates the predictor needs before it screens (fewer: every proposal renders)
-    memory_plan: str = "auto"        # 'resident', 'swap' or 'offload' (see the GPU page); 'auto': by the free GPU memory
+    memory_plan: str = "auto"        # 'resident' (both on the GPU), 'swap' (turns: 40 GB cards), 'offload' (24 GB); 'auto': by the GPU's memory
 
     @register_preset
     def paper(cls): return cls()
@@ -354,6 +354,8 @@ class Evolution:
         self.run_dir = Path(run_dir)
         self.store = RunStore(self.run_dir / "run.sqlite")
         self._faults_seen = Counter()
+        self.seconds = Counter()                # this process's time by phase: render, score, move, operator_wait
+        self._plan, self._placed = None, None   # the memory plan once resolved; the phase the models are placed for
         self._check_settings()
 
 # %% ../nbs/31_evolution.ipynb #955cc110
@@ -458,6 +460,54 @@ def write(self: Evolution,
     self.store.add_candidates(sid, step.iteration, texts,
                               [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(texts))], dropped)
 
+# %% ../nbs/31_evolution.ipynb #2ed72b47
+# Peak memory over weight bytes of each phase alone, measured on one H200 (random weights, bf16; 33_evolution_gpu):
+# CogVideoX-5B rendering at the paper's setting, 36.98 GB on 21.10 GB of weights (1.753); the paper suite scoring
+# one video per pass, 22.36 GB on 19.75 GB (1.132). Rounded up.
+PEAK_FACTORS = {"render": 1.76, "score": 1.14}
+
+# %% ../nbs/31_evolution.ipynb #fcc2ae90
+def choose_memory_plan(budget: int,          # bytes the run may hold on the device
+                       render_weights: int,  # the video pipeline's weight bytes
+                       score_weights: int,   # the reward suite's weight bytes
+                       render_peak: int,     # peak bytes while rendering, weights included
+                       score_peak: int,      # peak bytes while scoring, weights included
+                      ) -> str:
+    "'resident' when each phase fits beside the other's weights, 'swap' when each fits alone, else 'offload'."
+    if max(render_peak + score_weights, score_peak + render_weights) <= budget: return "resident"
+    if max(render_peak, score_peak) <= budget: return "swap"
+    return "offload"
+
+# %% ../nbs/31_evolution.ipynb #cc9ed456
+@patch(as_prop=True)
+def memory_plan(self: Evolution) -> str:
+    "The run's plan: the configured one, or under 'auto' what `choose_memory_plan` picks for the device (once)."
+    if self._plan is None:
+        plan, dev = self.cfg.memory_plan, self.gen.device
+        if plan == "auto" and dev.type != "cuda": plan = "resident"          # CPU (or MPS): one memory, nothing to plan
+        elif plan == "auto":
+            import torch
+            free, _ = torch.cuda.mem_get_info(dev)
+            rw, sw = self.gen.weight_bytes(), self.suite.weight_bytes()
+            plan = choose_memory_plan(free + torch.cuda.memory_allocated(dev), rw, sw,      # what this process holds counts
+                                      int(rw * PEAK_FACTORS["render"]), int(sw * PEAK_FACTORS["score"]))
+        if plan == "offload": self.gen.offload()
+        self._plan = plan
+    return self._plan
+
+# %% ../nbs/31_evolution.ipynb #8186b668
+@patch
+def place(self: Evolution,
+          phase: str  # 'render' or 'score': the work about to run
+         ):
+    "Put the models where `phase` needs them under the memory plan (the seconds count as `move`)."
+    if self.memory_plan == "resident" or self._placed == phase: return
+    t0, dev = time.perf_counter(), self.gen.device
+    if phase == "render": self.suite.to("cpu"); self.gen.to(dev)       # under offload `gen.to` leaves it to the hooks
+    else: self.gen.to("cpu"); self.suite.to(dev)
+    self._placed = phase
+    self.seconds["move"] += time.perf_counter() - t0
+
 # %% ../nbs/31_evolution.ipynb #54f6f350
 @patch
 def render_rounds(self: Evolution,
@@ -465,17 +515,21 @@ def render_rounds(self: Evolution,
                  ):
     "Render and score every candidate of `rounds` in one `generate` call, each against its original; stored in one transaction."
     rows = [(r, p) for sid, p, it in rounds for r in self.store.candidates(sid, it)]
+    self.place("render")
     t0 = time.perf_counter()
     videos = self.gen.generate([r["text"] for r, _ in rows], [r["seed"] for r, _ in rows], progress=False)
     kill_point("after_render")
     t1 = time.perf_counter()
+    self.place("score")
+    t1b = time.perf_counter()
     scores = self.suite(videos, [p for _, p in rows], [r["text"] for r, _ in rows])
     t2 = time.perf_counter()
+    self.seconds.update(render=t1 - t0, score=t2 - t1b)
     self.store.save_scores([
         {"id": r["id"], "video_key": v.meta.get("key"), "video_path": v.meta.get("path"),
          "scores": json.dumps(scores_to_json(s)), "score": (k if math.isfinite(k := self.key(s)) else None),
          "failed": int(s.failed), "rendered": int(not v.meta.get("cached", False)),
-         "render_seconds": (t1 - t0) / len(rows), "score_seconds": (t2 - t1) / len(rows)}
+         "render_seconds": (t1 - t0) / len(rows), "score_seconds": (t2 - t1b) / len(rows)}
         for (r, _), v, s in zip(rows, videos, scores)])
     kill_point("between_iterations")
 
@@ -591,7 +645,9 @@ def run(self: Evolution,
                 elif st.kind == "render" and len(render) < self.cfg.batch_prompts: render.append((sid, p, st.iteration))
             if render: self.render_rounds(render); bar.update(len(render)); continue
             if not inflight: break
+            t_wait = time.perf_counter()          # nothing to render: the GPU waits on the operator
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            self.seconds["operator_wait"] += time.perf_counter() - t_wait
             for f in done:
                 sid, st, seed, msgs = inflight.pop(f)
                 self.record_reply(sid, st, seed, f.result(), msgs)
@@ -601,6 +657,8 @@ def run(self: Evolution,
             if f.done() and not f.cancelled() and f.exception() is None: self.record_reply(sid, st, seed, f.result(), msgs)
         bar.close()
     self.store.set_meta("seconds", (self.store.get_meta("seconds", 0.0) or 0.0) + time.perf_counter() - t_start)
+    old = Counter(self.store.get_meta("phase_seconds", {}) or {})
+    self.store.set_meta("phase_seconds", dict(old + self.seconds)); self.seconds = Counter()
     s = self.summary(list(sids))
     self.export(self.run_dir / "history.json", list(sids))
     atomic_write(self.run_dir / "summary.json", json.dumps(s, indent=1))
@@ -631,6 +689,7 @@ def summary(self: Evolution,
     "Counts, tokens, cost, faults and times of the run (of `sids` only, if given), and the best-score curve."
     return {**self.store.totals(sids), "faults": dict(self.store.faults()),
             "wall_seconds": round(self.store.get_meta("seconds", 0.0) or 0.0, 1),
+            "phase_seconds": {k: round(v, 1) for k, v in (self.store.get_meta("phase_seconds", {}) or {}).items()},
             "best_per_iteration": self.best_per_iteration(sids)}
 
 # %% ../nbs/31_evolution.ipynb #27cb794d

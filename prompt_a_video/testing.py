@@ -10,10 +10,14 @@ import json
 import re
 import threading
 import time
+from typing import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
+
 # %% auto #0
-__all__ = ['SANDBOX_MOVES', 'serve_pattern', 'rewrite_server', 'sandbox_rewrites', 'sandbox_operator_server', 'sample_clips']
+__all__ = ['SANDBOX_MOVES', 'serve_pattern', 'lognormal_delay', 'rewrite_server', 'sandbox_rewrites', 'sandbox_operator_server',
+           'sample_clips']
 
 # %% ../nbs/95_testing.ipynb #18042257
 def serve_pattern(replies: list,          # reply texts, callables(request) -> item, int HTTP statuses, 'timeout', 'empty'
@@ -55,9 +59,17 @@ def serve_pattern(replies: list,          # reply texts, callables(request) -> i
 _LOOKS = ["golden hour light", "soft overcast light", "low tracking shot", "slow dolly-in", "shallow depth of field",
           "wide establishing shot", "vivid colors", "gentle mist", "crisp detail", "cinematic mood"]
 
+# %% ../nbs/95_testing.ipynb #de971a12
+def lognormal_delay(median: float = 8.0,  # seconds: half the answers come sooner
+                    sigma: float = 0.5,   # spread of log-seconds (0.5: a quarter of the answers take over 11 s at median 8)
+                    seed: int = 0,        # changes every draw
+                   ) -> Callable[[int], float]:
+    "An operator's answer time as a function of the request's hash: lognormal, the same for the same request."
+    return lambda h: float(median * np.exp(sigma * np.random.default_rng([seed, h % 2**63]).standard_normal()))
+
 # %% ../nbs/95_testing.ipynb #1d31fa0a
 def rewrite_server(port: int = 0,        # 0: any free port
-                   delay: float = 0.0    # seconds before each answer (a slow operator)
+                   delay: float | Callable[[int], float] = 0.0  # seconds before each answer, or a function of the request's hash (`lognormal_delay`)
                    ) -> ThreadingHTTPServer:
     "A loopback evolution operator: answers each request (after `delay` s) with tagged rewrites derived from it."
     def answer(req):
@@ -66,7 +78,7 @@ def rewrite_server(port: int = 0,        # 0: any free port
         n = int(re.search(r"exactly (\d+) new rewrite", system).group(1))
         h = int(hashlib.sha256(user.encode()).hexdigest(), 16)
         picks = [", ".join(_LOOKS[(h >> (8 * i + j)) % len(_LOOKS)] for j in range(3)) for i in range(n)]
-        time.sleep(delay)
+        time.sleep(delay(h) if callable(delay) else delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}.</PROMPT>" for i, p in enumerate(picks))
     return serve_pattern([answer])
 

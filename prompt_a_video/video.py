@@ -21,7 +21,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import (PavError, Config, register_preset, atomic_write, atomic_group, settle_pending, kill_point,
-                                 cache_dir, content_key, as_prompts, pick_device, pick_dtype, import_dotted)
+                                 cache_dir, content_key, as_prompts, pick_device, pick_dtype, import_dotted, module_bytes)
 from .media import Video, Picture, save_video, load_video, sample_indices
 from .targets import Target, TextEncoder, TARGETS, get_target, target_tokenizers
 
@@ -298,6 +298,40 @@ def _configure(self: VideoGenerator, pipe):
         if not hasattr(tr, "enable_cache"): raise PavError(f"{type(tr).__name__} takes no cache hook: set cache_hook='none'")
         tr.enable_cache(_cache_config(s.cache_hook, pipe))
     if s.compile: tr.compile()
+
+# %% ../nbs/10_video.ipynb #54ec39b7
+@patch
+def modules(self: VideoGenerator) -> dict:
+    "The pipeline's torch modules by component name (loaded, not yet placed, on first use)."
+    from torch import nn
+    if self._pipe is None: self._pipe = self._load()
+    return {k: v for k, v in getattr(self._pipe, "components", {}).items() if isinstance(v, nn.Module)}
+
+# %% ../nbs/10_video.ipynb #33246385
+@patch
+def weight_bytes(self: VideoGenerator) -> int:
+    "Bytes of the pipeline's parameters and buffers: what it holds on a device before any activation."
+    return module_bytes(self.modules().values())
+
+# %% ../nbs/10_video.ipynb #2216b087
+@patch
+def to(self: VideoGenerator,
+       device  # a torch device or its name
+      ) -> VideoGenerator:
+    "Move the pipeline's modules to `device`; under `cpu_offload` accelerate's hooks place them, so nothing moves."
+    if not self.settings.cpu_offload:
+        for m in self.modules().values(): m.to(device)
+    return self
+
+# %% ../nbs/10_video.ipynb #1ad47631
+@patch
+def offload(self: VideoGenerator) -> VideoGenerator:
+    "Render from now on under diffusers' model CPU offload: each component is on the GPU only while it runs."
+    if self.settings.cpu_offload: return self
+    if self._prepared: self.to("cpu")
+    self.settings = self.settings.replace(cpu_offload=True)
+    self._prepared = False                  # the next `pipe` configures again, with the offload hooks
+    return self
 
 # %% ../nbs/10_video.ipynb #9fbbd4cf
 @patch

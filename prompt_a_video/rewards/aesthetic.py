@@ -54,10 +54,10 @@ def aesthetic_reward(clip_id: str = "openai/clip-vit-large-patch14",  # CLIP hub
         for i in range(0, len(videos), batch_size):     # frames of `batch_size` videos in one forward pass
             chunk = videos[i:i + batch_size]
             frames = [f for v in chunk for f in v.sample(n_frames)]
-            px = processor(images=frames, return_tensors="pt")["pixel_values"].to(dev, model.dtype)
+            px = processor(images=frames, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)
             with torch.inference_mode():
                 e = F.normalize(model.get_image_features(pixel_values=px).pooler_output.float(), dim=-1)
                 s = lin(e).view(len(chunk), n_frames).mean(1)
             out += [{"AES": float(x)} for x in s]
         return out
-    return Reward(f"aesthetic:{clip_id}", ("AES",), fn, version=f"1:{n_frames}")
+    return Reward(f"aesthetic:{clip_id}", ("AES",), fn, version=f"1:{n_frames}", models=(model, lin))

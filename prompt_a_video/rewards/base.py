@@ -62,6 +62,7 @@ class Reward:
     fn: Callable[[list[Video], list[str], list[str]], list[dict]]   # (videos, prompts, candidates) -> per-video dicts
     version: str = "1"        # bump when the scores change: it is part of the score cache key
     min_frames: int = 1       # fewest frames a video must have for this reward (e.g. 2 for motion metrics)
+    models: tuple = ()        # the torch modules `fn` runs, which read their device at call time (`RewardSuite.to` moves them)
 
 # %% ../../nbs/19_rewards_base.ipynb #396342d8
 @patch

@@ -263,18 +263,17 @@ def mps_reward(checkpoint: str | Path | None = None, # MPS state dict (see `load
               ) -> Reward:                           # scores the dimension 'MPS' (raw)
     "MPS overall preference (raw) of 4 frames against the original prompt, averaged; batched over videos."
     if model is None: model, tokenizer, processor = load_mps(checkpoint, clip_id, device, dtype, **arch)
-    dev, dt = next(model.parameters()).device, next(model.parameters()).dtype
-    enc = lambda texts: tokenizer(texts, padding="max_length", truncation=True, max_length=77,
-                                  return_tensors="pt").input_ids.to(dev)
+    enc = lambda texts, dev: tokenizer(texts, padding="max_length", truncation=True, max_length=77,
+                                       return_tensors="pt").input_ids.to(dev)
 
     def fn(videos, prompts, cands):
-        out = []
+        out, w = [], next(model.parameters())          # the model's device and dtype now (a memory plan may move it)
         for i in range(0, len(videos), batch_size):
             chunk, ps = videos[i:i + batch_size], prompts[i:i + batch_size]
             px = processor(images=[f for v in chunk for f in v.sample(n_frames)], return_tensors="pt")["pixel_values"]
             with torch.inference_mode():      # mask normalised per video, as when scoring one video at a time
-                s = model(enc([p for p in ps for _ in range(n_frames)]), px.to(dev, dt),
-                          enc([condition] * (n_frames * len(chunk))), group=n_frames).float()
+                s = model(enc([p for p in ps for _ in range(n_frames)], w.device), px.to(w.device, w.dtype),
+                          enc([condition] * (n_frames * len(chunk)), w.device), group=n_frames).float()
             out += [{"MPS": float(x)} for x in s.view(len(chunk), n_frames).mean(1)]
         return out
-    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}")   # 2: pooled prompt embedding
+    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}", models=(model,))   # 2: pooled prompt embedding

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from fastcore.basics import patch
 
-from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, as_prompts, scores_to_json, scores_from_json)
+from ..core import (PavError, Scores, atomic_group, cache_dir, settle_pending, content_key, as_prompts, scores_to_json, scores_from_json, module_bytes)
 from ..media import Video
 from .base import Reward, check_batch, video_id
 
@@ -47,6 +47,22 @@ def version(self: RewardSuite) -> str: return ";".join(f"{r.name}={r.version}" f
 # %% ../../nbs/20_rewards.ipynb #d7532820
 @patch
 def __repr__(self: RewardSuite): return f"RewardSuite({self.name!r}, dims={self.dims})"
+
+# %% ../../nbs/20_rewards.ipynb #49fef3f6
+@patch
+def to(self: RewardSuite,
+       device  # a torch device or its name ('cpu', 'cuda', 'cuda:1')
+      ) -> RewardSuite:
+    "Move every model of every reward to `device` (what a memory plan does between rendering and scoring); returns the suite."
+    for r in self.rewards:
+        for m in r.models: m.to(device)
+    return self
+
+# %% ../../nbs/20_rewards.ipynb #a9fa74f9
+@patch
+def weight_bytes(self: RewardSuite) -> int:
+    "Bytes of the parameters and buffers of every reward model in the suite."
+    return module_bytes(m for r in self.rewards for m in r.models)
 
 # %% ../../nbs/20_rewards.ipynb #79753223
 @patch

@@ -160,7 +160,7 @@ def videoscore_reward(model_id: str = "TIGER-Lab/VideoScore",  # hub id or local
                 logits = model(**enc).float().cpu()
             out += [dict(zip(VIDEOSCORE_DIMS, row.tolist())) for row in logits]
         return out
-    return Reward(f"videoscore:{model_id}", VIDEOSCORE_DIMS, fn, version=f"2:{k}")   # 2: query with its blank lines
+    return Reward(f"videoscore:{model_id}", VIDEOSCORE_DIMS, fn, version=f"2:{k}", models=(model,))   # 2: query with its blank lines
 
 # %% ../../nbs/23_videoscore.ipynb #55cdb74a
 def build_tiny_videoscore(out: str | Path  # folder to write the weights, config and processor to (created if missing)
