@@ -67,6 +67,7 @@ def test_presets_build_the_configs():
     (["refine", "a", "--negative", "sometimes"], "sometimes"),
     (["evolve", "a", "--out", "o", "--preset", "huge"], "huge"),
     (["evolve", "a", "--out", "o", "--parser", "greedy"], "greedy"),
+    (["evolve", "a", "--out", "o", "--memory-plan", "spill"], "spill"),
     (["sft", "--out", "o", "--schedule", "cosine"], "cosine"),
     (["build-dpo", "a", "--booster", "b", "--out", "o", "--thresholds", "loose"], "loose"),
     (["dpo", "--sft", "s", "--out", "o", "--mode", "merged"], "merged"),
