@@ -66,13 +66,18 @@ nbtest: venv
 pytest: venv
 	$(BIN)/python -m pytest -q --durations=12 tests
 
-# Build the wheel and install it into a second fresh environment: catches files the package forgot.
+# Build the wheel and install it into a second fresh environment: catches files the package forgot. The wheel goes
+# in alone (--no-deps); its dependencies are read from the main environment's site-packages through a .pth line
+# (which adds the folder but runs none of its .pth files, so the editable install there does not shadow the wheel;
+# the first check below asserts the wheel's copy is the one imported).
 wheel-check: venv
 	rm -rf dist $(VENV)-wheel
 	$(BIN)/python -m build --wheel --outdir dist . >/dev/null
-	$(PYTHON) -m venv $(VENV)-wheel
-	$(VENV)-wheel/bin/python -m pip install -q --upgrade pip
-	$(VENV)-wheel/bin/python -m pip install -q $(TORCH) dist/*.whl
+	$(BIN)/python -m venv --without-pip $(VENV)-wheel
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > $$($(VENV)-wheel/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/main-deps.pth
+	$(BIN)/python -m pip --python $(VENV)-wheel/bin/python install -q --no-deps dist/*.whl
+	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/python -c "import prompt_a_video; assert '/site-packages/' in prompt_a_video.__file__ \
+	  and '$(VENV)-wheel' in prompt_a_video.__file__, prompt_a_video.__file__"
 	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/python -c "import prompt_a_video, pkgutil, importlib; \
 	  [importlib.import_module('prompt_a_video.' + m.name) for m in pkgutil.iter_modules(prompt_a_video.__path__)]; \
 	  print('wheel imports', prompt_a_video.__version__)"
