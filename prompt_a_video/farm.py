@@ -9,12 +9,12 @@ import math
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from fastcore.basics import patch
 
-from .core import PavError, Scores, kill_point, pick_device
+from .core import PavError, Scores, kill_point
 
 # %% auto #0
 __all__ = ['MEMORY_PLANS', 'PEAK_FACTORS', 'WorkItem', 'WorkResult', 'batches', 'choose_memory_plan', 'LocalFarm', 'require_ray',

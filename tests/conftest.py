@@ -39,3 +39,13 @@ def pav(pav_bin):
         env = dict(offline_environ() if env is None else env, **({"PAV_KILL_AT": kill_at} if kill_at else {}))
         return subprocess.run([pav_bin, *args], capture_output=True, text=True, env=env, timeout=timeout)
     return run
+
+
+def candidate_rows(run_dir, *extra: str) -> list[tuple]:
+    "An evolution store's candidates in a stable order: source prompt, round, index, text, seed, scores, then `extra` columns."
+    import sqlite3
+    cols = ", ".join(["s.prompt", "c.iteration", "c.idx", "c.text", "c.seed", "c.scores"] + [f"c.{x}" for x in extra])
+    db = sqlite3.connect(Path(run_dir) / "run.sqlite")
+    try: return db.execute(f"SELECT {cols} FROM candidates c JOIN sources s ON s.id = c.source_id "
+                           "ORDER BY s.prompt, c.iteration, c.idx").fetchall()
+    finally: db.close()

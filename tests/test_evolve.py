@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import candidate_rows
 
 from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.cli import main
@@ -42,11 +43,7 @@ def prompts_file(tmp_path, prompts=PROMPTS):
 
 
 def rows(run_dir):
-    db = sqlite3.connect(Path(run_dir) / "run.sqlite")
-    out = db.execute("SELECT s.prompt, c.iteration, c.idx, c.text, c.seed, c.scores FROM candidates c "
-                     "JOIN sources s ON s.id = c.source_id ORDER BY s.prompt, c.iteration, c.idx").fetchall()
-    db.close()
-    return out
+    return candidate_rows(run_dir)
 
 
 def renders(env):

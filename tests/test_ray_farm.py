@@ -5,10 +5,9 @@ One cluster for the module (3 logical GPUs and 4 logical CPUs, a worker holding 
 and suite render and score in milliseconds; the operator is the deterministic loopback `rewrite_server`."""
 import json
 import math
-import sqlite3
-from pathlib import Path
 
 import pytest
+from conftest import candidate_rows
 
 from prompt_a_video.evolution import Evolution, EvolutionConfig
 from prompt_a_video.farm import RayFarm, WorkItem, start_ray
@@ -35,11 +34,7 @@ def operator():
 
 
 def rows(run_dir):
-    db = sqlite3.connect(Path(run_dir) / "run.sqlite")
-    out = db.execute("SELECT s.prompt, c.iteration, c.idx, c.text, c.seed, c.scores, c.failed, c.rendered FROM candidates c "
-                     "JOIN sources s ON s.id = c.source_id ORDER BY s.prompt, c.iteration, c.idx").fetchall()
-    db.close()
-    return out
+    return candidate_rows(run_dir, "failed", "rendered")
 
 
 def evolve(run_dir, operator, farm=None):
