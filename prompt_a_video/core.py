@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterable, Iterator
 __all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
            'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
            'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
-           'kill_point', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts', 'content_key',
-           'derive_seed', 'pick_device', 'pick_dtype', 'module_bytes', 'import_dotted', 'format_table', 'short_path',
-           'human_size']
+           'kill_point', 'settle_group', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts',
+           'content_key', 'derive_seed', 'pick_device', 'pick_dtype', 'module_bytes', 'import_dotted', 'format_table',
+           'short_path', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -320,27 +320,38 @@ def kill_point(name: str,  # the point's name, matched against `$PAV_KILL_AT` (b
 PENDING = ".pending"
 
 # %% ../nbs/00_core.ipynb #c7b6f040
+def settle_group(root: str | Path,   # the folder the group's files land in
+                 group: str | Path,  # one committed group folder under `root/.pending`
+                 on_move: Callable[[str], None] | None = None,  # called with each moved file's path relative to `root`
+                ) -> list[str]:
+    "Move one committed group's files into place, sidecars first; returns those this process moved (another may move the rest)."
+    root, group, moved = Path(root), Path(group), []
+    try: files = sorted((f for f in group.rglob("*") if f.is_file()), key=lambda f: (str(f.with_suffix("")), f.suffix != ".json"))
+    except FileNotFoundError: return moved                # another process settled the group and removed it
+    for i, f in enumerate(files):
+        rel = str(f.relative_to(group))
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        try: os.replace(f, root / rel)
+        except FileNotFoundError: continue                # another process moved it first
+        moved.append(rel)
+        if on_move: on_move(rel)
+        if i == len(files) // 2 - 1: kill_point("mid_batch")     # halfway through the group
+    shutil.rmtree(group, ignore_errors=True)
+    return moved
+
+# %% ../nbs/00_core.ipynb #486dab13
 def settle_pending(root: str | Path,  # a cache folder; its groups wait in `root/.pending`
                    on_move: Callable[[str], None] | None = None,  # called with each moved file's path relative to `root`
                   ) -> list[str]:
-    "Move the files of every committed group under `root/.pending` into place; returns their paths relative to `root`."
+    "Finish every committed group under `root/.pending` (a killed process's) and drop day-old uncommitted ones; returns the paths moved."
     root, moved = Path(root), []
     pend = root / PENDING
     if not pend.is_dir(): return moved
     for group in sorted(pend.iterdir()):
-        if group.name.startswith("."):                   # an uncommitted group: still being written, or abandoned
-            if time.time() - group.stat().st_mtime > 86400: shutil.rmtree(group, ignore_errors=True)
-            continue
-        files = sorted((f for f in group.rglob("*") if f.is_file()), key=lambda f: (str(f.with_suffix("")), f.suffix != ".json"))
-        for i, f in enumerate(files):
-            rel = str(f.relative_to(group))
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            try: os.replace(f, root / rel)
-            except FileNotFoundError: continue            # another process settled it first
-            moved.append(rel)
-            if on_move: on_move(rel)
-            if i == len(files) // 2 - 1: kill_point("mid_batch")     # halfway through the group
-        shutil.rmtree(group, ignore_errors=True)
+        if not group.name.startswith("."): moved += settle_group(root, group, on_move); continue
+        try: stale = time.time() - group.stat().st_mtime > 86400    # uncommitted: still being written, or abandoned
+        except FileNotFoundError: continue                           # its writer committed it (a rename) meanwhile
+        if stale: shutil.rmtree(group, ignore_errors=True)
     return moved
 
 # %% ../nbs/00_core.ipynb #43b1204d
@@ -349,14 +360,14 @@ def atomic_group(root: str | Path,  # the folder the group's files land in, at p
                  on_move: Callable[[str], None] | None = None,  # called with each file's relative path once it is in place
                 ) -> Iterator[Callable[[str], Path]]:
     "Yield `place(rel) -> Path`, where to write each file of a group; on exit all of them land under `root` at once."
-    root = Path(root)
-    with atomic_dir(root / PENDING / uuid.uuid4().hex) as tmp:
+    root, name = Path(root), uuid.uuid4().hex
+    with atomic_dir(root / PENDING / name) as tmp:
         def place(rel: str) -> Path:
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             return p
         yield place
-    settle_pending(root, on_move)            # json sidecars land before the files they describe
+    settle_group(root, root / PENDING / name, on_move)   # only this group: the others are live writers' (or `settle_pending`'s at open)
 
 # %% ../nbs/00_core.ipynb #154fc4e0
 def seed_everything(seed: int,  # any int; NumPy gets it modulo 2**32
