@@ -63,8 +63,10 @@ docs: venv
 nbtest: venv
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --timing   # one thread per notebook worker: two workers on two cores without oversubscription
 
+# Two processes with one thread each (a 2-core machine), test files kept whole so that module fixtures (the demo run,
+# the Ray cluster) are made once: the 9-minute demo runs beside the rest. OMP_NUM_THREADS=2 make pytest: two threads each.
 pytest: venv
-	$(BIN)/python -m pytest -q --durations=12 tests
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12 tests
 
 # Build the wheel and install it into a second fresh environment: catches files the package forgot. The wheel goes
 # in alone (--no-deps); its dependencies are read from the main environment's site-packages through a .pth line

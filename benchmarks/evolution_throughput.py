@@ -20,6 +20,9 @@ Sections (each a list of rows printed as a table; `--json FILE` appends them as 
   (`torch.cuda.set_per_process_memory_fraction`): peak memory and time per video, against `resident` in the
   same run.
 - `batch`: seconds per video of `generate` at batch sizes 1, 2, 4 (where batching stops paying).
+- `ray`: the package's order on the local farm, then the same evolution on a Ray farm of one worker on the same
+  GPU (the driver's models moved to the host first; the worker builds its own, timed apart): Ray's overhead.
+  Needs Ray (`tools/device_wheels.sh --ray`); run it alone, last.
 
 Denoising steps are reduced (`--steps`, default 6) so that a whole run fits the device time a session has;
 the model, frames, resolution, scheduler and guidance are the paper's. GPU only:
@@ -59,11 +62,13 @@ class Busy:
         import pynvml
         pynvml.nvmlInit()
         self.nvml, self.h, self.period, self.samples = pynvml, pynvml.nvmlDeviceGetHandleByIndex(0), period, []
+        self.used = 0                                   # the most device memory in use (any process: a Ray worker too)
     def __enter__(self):
         self.stop = threading.Event()
         def loop():
             while not self.stop.wait(self.period):
                 self.samples.append(self.nvml.nvmlDeviceGetUtilizationRates(self.h).gpu)
+                self.used = max(self.used, self.nvml.nvmlDeviceGetMemoryInfo(self.h).used)
         self.t = threading.Thread(target=loop, daemon=True); self.t.start(); return self
     def __exit__(self, *exc): self.stop.set(); self.t.join()
     @property
@@ -74,23 +79,24 @@ def generator(pipe, steps, **kw):
     return VideoGenerator.from_target("cogvideox-5b", pipeline=pipe, cache=False, setting="paper", steps=steps, **kw)
 
 
-def evolve(name, gen, suite, op, cfg, sources, run_dir, one_at_a_time):
-    "Run `Evolution` over `sources` (all at once, or one source per run: the released order); one row."
+def evolve(name, gen, suite, op, cfg, sources, run_dir, one_at_a_time, farm=None):
+    "Run `Evolution` over `sources` (all at once, or one source per run: the released order), on `farm` if given; one row."
     torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
     runs = [[s] for s in sources] if one_at_a_time else [sources]
     t0, split, videos, calls = time.perf_counter(), {}, 0, 0
     with Busy() as busy:
         for i, group in enumerate(runs):
-            evo = Evolution(gen, suite, op, cfg, run_dir=Path(run_dir) / f"{name}-{i}")
+            evo = Evolution(gen, None if farm else suite, op, cfg, run_dir=Path(run_dir) / f"{name}-{i}", farm=farm)
             s = evo.run(group, progress=False)
             videos, calls = videos + s["videos_rendered"], calls + s["llm_calls"]
             for k, v in s["phase_seconds"].items(): split[k] = split.get(k, 0.0) + v
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     n = len(sources)
-    row = {"order": name, "plan": evo.farm.memory_plan, "sources": n, "videos": videos, "operator calls": calls,
+    row = {"order": name, "plan": getattr(evo.farm, "memory_plan", "worker's"), "sources": n, "videos": videos, "operator calls": calls,
            "GPU s / source": round(wall / n, 1), "videos / h": round(3600 * videos / wall, 1),
-           "busy (NVML)": round(busy.share, 3), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)}
+           "busy (NVML)": round(busy.share, 3), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1),
+           "device used GB (NVML)": round(busy.used / GB, 1)}
     for k in ("render", "score", "move", "operator_wait"): row[f"{k} s / source"] = round(split.get(k, 0.0) / n, 1)
     row["other s / source"] = round(wall / n - sum(split.values()) / n, 1)
     return row
@@ -173,8 +179,29 @@ def section_peaks(a, pipe, suite, op, out):
              "peak GB": round(score / GB, 2), "peak / weights": round(score / sw, 3)}]
 
 
+def section_ray(a, pipe, suite, op, out):
+    "The package's order on the local farm, then on a Ray farm of one worker holding its own models on the same GPU."
+    from prompt_a_video.farm import RayFarm, start_ray
+    cfg = EvolutionConfig.preset("paper", max_inflight=4, batch_prompts=a.batch_prompts, iterations=a.iterations,
+                                 candidates=3, max_tokens=400)
+    rows = [evolve("local farm", generator(pipe, a.steps), suite, op, cfg, SOURCES[:a.sources], out, one_at_a_time=False)]
+    pipe.to("cpu"); suite.to("cpu"); torch.cuda.empty_cache()                 # the worker holds the GPU's copy
+    t0 = time.perf_counter()
+    start_ray(num_gpus=1)
+    steps, tok = a.steps, str(Path(a.tokenizers).resolve() / "lm-tokenizer")
+    farm = RayFarm(generator(pipe, a.steps).settings, lambda: random_paper_suite(tok, batch_size=1), workers=1,
+                   generator_factory=lambda: generator(random_pipeline("cogvideox-5b"), steps))
+    farm.workers                                                               # the worker's process and models
+    ready = time.perf_counter() - t0
+    try: rows.append(evolve("ray farm, 1 worker", generator(pipe, a.steps), None, op, cfg, SOURCES[:a.sources], out, False, farm))
+    finally: farm.close()
+    rows[1]["ray + worker start s"] = round(ready, 1)
+    for r in rows: r["time vs local"] = round(r["GPU s / source"] / rows[0]["GPU s / source"], 3)
+    return rows
+
+
 SECTIONS = {"orders": section_orders, "anchor": section_anchor, "peaks": section_peaks, "batch": section_batch,
-            "plans": section_plans}   # plans last: its offload row leaves accelerate's hooks on the pipeline
+            "plans": section_plans, "ray": section_ray}   # plans, then ray, last: offload leaves accelerate's hooks on the pipeline
 
 
 def main():

@@ -713,12 +713,14 @@ class BuildDPOArgs(Args):
     command = "build-dpo"
     about = ("Sample candidates per prompt from the SFT booster, render and score each against the original prompt through the "
              "evolution run store, and keep the triples the released filter allows (run.sqlite, triples.json and "
-             "triples_report.json in --out).")
+             "triples_report.json in --out). With --ray, Ray workers render and score (one per GPU) while this process keeps "
+             "the run store.")
     example = "pav build-dpo --booster boosters/cv-sft --prompts dpo_prompts.txt --target cogvideox-5b --suite paper --out runs/cv-dpo"
     prompts: PromptArgs = part()                     # the source prompts
     booster: str = opt(metavar="SFT_DIR")            # the SFT booster folder (`pav sft --out`)
     out: OutArgs = part()                            # the run folder
     suite: SuiteArgs = part()                        # the reward suite
+    farm: FarmArgs = part()                          # where videos render and score
     preset: str = "paper"                            # sampling and filter preset
     sampling: DPODataConfig = part(preset="preset")  # how candidates are sampled and filtered
     generation: GenerationSettings = part()          # the target and how it renders
@@ -731,8 +733,12 @@ def _build_dpo_cmd(a: BuildDPOArgs) -> int:
     prompts = read_prompts(a.prompts)
     booster = PromptBooster.load(a.booster)
     gen = VideoGenerator(a.generation)
-    suite = a.suite.load(gen.settings.device, target=gen.target.name)
-    ds, counts, rules = build_dpo_triples(booster, prompts, gen, suite, a.out.path, a.sampling, exclude=a.booster)
+    load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
+    farm = a.farm.build(gen, load)
+    try: ds, counts, rules = build_dpo_triples(booster, prompts, gen, None if farm else load(), a.out.path, a.sampling,
+                                               exclude=a.booster, farm=farm)
+    finally:
+        if farm: farm.close()
     print(filter_report(counts, f"DPO triples ({rules['mode']} thresholds, margin {rules['margin']})"))
     print(f"triples: {Path(a.out.path) / 'triples.json'}")
     return 0
@@ -769,13 +775,15 @@ class EvalArgs(Args):
     "compare prompt boosters on a target (paired seeds, 95% intervals, win rates)"
     command = "eval"
     about = ("Refine every prompt with every method, then render (same seeds for every method) and score against the original "
-             "prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume.")
+             "prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume. With --ray, "
+             "Ray workers render and score (one per GPU) once every method has refined its prompts.")
     example = ("pav eval --target cogvideox-5b --methods identity,llm-rewrite:gpt-4o,booster:boosters/cv-dpo "
                "--prompts paper-vbench-100 --suite paper --out evals/cv")
     prompts: PromptArgs = part()              # the prompts to compare on
     methods: str = "identity,smollm2"         # comma-separated: identity, promptist, llm-rewrite:OPERATOR, a booster preset, booster:DIR
     seeds: list[int] = opt([0], metavar="S")  # seeds per prompt
     suite: SuiteArgs = part()                 # the reward suite
+    farm: FarmArgs = part()                   # where videos render and score
     vbench_export: bool = False               # also write videos as vbench/METHOD/{prompt}-{i}.mp4
     out: OutArgs = part()                     # the evaluation folder
     generation: GenerationSettings = part()   # the target and how it renders
@@ -789,9 +797,13 @@ def _eval_cmd(a: EvalArgs) -> int:
     methods = parse_methods(a.methods)
     prompts = read_prompts(a.prompts)
     gen = VideoGenerator(a.generation)
-    suite = a.suite.load(gen.settings.device, target=gen.target.name)
+    load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
+    farm = a.farm.build(gen, load)
     out = Path(a.out.path)
-    res = compare_methods(methods, prompts, gen, suite, a.seeds, out, out / "vbench" if a.vbench_export else None)
+    try: res = compare_methods(methods, prompts, gen, None if farm else load(), a.seeds, out,
+                               out / "vbench" if a.vbench_export else None, farm=farm)
+    finally:
+        if farm: farm.close()
     write_report(res, out)
     print(comparison_table(res))
     print(f"report: {out / 'report.md'}")

@@ -277,11 +277,12 @@ def check_disjoint(prompts: Sequence[str],  # the DPO source prompts
 def build_dpo_triples(booster,                      # the SFT booster (`PromptBooster`) that writes the candidates
                       prompts: Sequence[str],       # new source prompts, disjoint from the SFT ones
                       generator,                    # `VideoGenerator`: the target video model and its settings
-                      suite,                        # `RewardSuite` scoring each video against the original prompt
+                      suite,                        # `RewardSuite` scoring each video against the original prompt (None: the farm's)
                       run_dir: str | Path,          # run store folder (resumable; also holds triples.json and report)
                       cfg: DPODataConfig | None = None,  # sampling and filter rules; the paper's by default
                       exclude=None,                 # the SFT prompts (folder, Dataset or list): overlap is an error
                       progress: bool = True,        # show progress bars
+                      farm=None,                    # where videos render and score: None, a `LocalFarm` of `generator` and `suite`; or a `RayFarm`
                       ):
     "Sample, render and score DPO candidates; returns the triples `Dataset`, the counts and the rules used."
     from tqdm.auto import tqdm
@@ -293,7 +294,7 @@ def build_dpo_triples(booster,                      # the SFT booster (`PromptBo
     kept = [p for p in dict.fromkeys(prompts) if keep_source(p, ecfg)]
     if not kept: raise PavError("no DPO source prompts left (all have 3 or more digits, which the released data drops)")
     check_disjoint(kept, exclude)
-    evo = Evolution(generator, suite, booster, ecfg, run_dir)
+    evo = Evolution(generator, suite, booster, ecfg, run_dir, farm=farm)
     sids = {evo.store.source_id(p): p for p in kept}
     todo = [(sid, p) for sid, p in sids.items() if not evo.store.candidates(sid)]
     for sid, p in tqdm(todo, desc="sampling candidates", unit="prompt", disable=None if progress else True):

@@ -16,6 +16,8 @@ from typing import Sequence
 import tempfile
 
 from .core import PavError, as_prompts, atomic_write, derive_seed, format_table, kill_point, short_path
+from .farm import LocalFarm, WorkItem
+from .media import load_video
 
 # %% auto #0
 __all__ = ['VBENCH_NORMALIZE', 'VBENCH_WEIGHT', 'VBENCH_QUALITY', 'VBENCH_SEMANTIC', 'VBENCH_QUALITY_WEIGHT',
@@ -199,14 +201,16 @@ def open_evaluation(out: str | Path | None,  # the evaluation's folder (None: a 
 # %% ../nbs/60_eval.ipynb #88f0fdab
 def export_vbench(folder: Path,          # the method's folder: videos are written as {original}-{i}.mp4
                   originals: list[str],  # the original prompt of each video
-                  videos: list,          # the videos, seeds of one prompt together
+                  results: list,         # the farm's `WorkResult` of each video (its file in the video cache), seeds of one prompt together
                   n_seeds: int,          # videos per prompt
                  ):
-    "Write videos in VBench's layout (one file per original prompt and seed index); existing files are kept."
+    "Write videos in VBench's layout (one file per original prompt and seed index) from the video cache; existing files are kept."
     folder.mkdir(parents=True, exist_ok=True)
-    for k, (p, v) in enumerate(zip(originals, videos)):
+    for k, (p, r) in enumerate(zip(originals, results)):
         f = folder / f"{p}-{k % n_seeds}.mp4"
-        if not f.exists(): v.save(f)
+        if f.exists() or r.error: continue            # a failed render leaves its file missing, as VBench then reports
+        if r.path is None: raise PavError("VBench export reads the videos from the video cache: render with the cache on (cache=True)")
+        load_video(r.path).save(f)
 
 # %% ../nbs/60_eval.ipynb #c072c523
 def prompt_metrics(generator,            # `VideoGenerator`: counts tokens with the target's tokenizers
@@ -233,8 +237,8 @@ def seed_means(scores: list,          # one `Scores` per video, the seeds of one
     return [_mean([value(s) for s in scores[i:i + n_seeds]]) for i in range(0, len(scores), n_seeds)]
 
 # %% ../nbs/60_eval.ipynb #15f1b0c6
-def method_metrics(generator,             # `VideoGenerator`
-                   suite,                 # `RewardSuite`
+def method_metrics(generator,             # `VideoGenerator`: counts the prompts' tokens with the target's tokenizers
+                   farm,                  # where the videos render and score: a `LocalFarm` or a `RayFarm`
                    prompts: list[str],    # the original prompts
                    texts: list[str],      # the method's refined prompt for each
                    seeds_of: dict,        # original prompt -> its seeds (the same for every method)
@@ -245,12 +249,11 @@ def method_metrics(generator,             # `VideoGenerator`
     "Render one method's prompts with every seed, score them against the originals: metric -> value per prompt."
     from prompt_a_video.core import weighted_score
     n = len(next(iter(seeds_of.values())))
-    flat_t = [t for t in texts for _ in range(n)]
-    originals = [p for p in prompts for _ in range(n)]
-    videos = generator.generate(flat_t, [s for p in prompts for s in seeds_of[p]], progress=progress)
-    scores = suite(videos, originals, flat_t)
-    if vbench_dir: export_vbench(Path(vbench_dir), originals, videos, n)
-    m = {dim: seed_means(scores, n, lambda s, d=dim: s[d]) for dim in suite.dims}
+    items = [WorkItem(t, s, p) for p, t in zip(prompts, texts) for s in seeds_of[p]]
+    results = farm.run(items, progress=progress)
+    scores = [r.scores for r in results]
+    if vbench_dir: export_vbench(Path(vbench_dir), [i.original for i in items], results, n)
+    m = {dim: seed_means(scores, n, lambda s, d=dim: s[d]) for dim in farm.suite.dims}
     m["score"] = seed_means(scores, n, lambda s: weighted_score(s, weights))
     return m | prompt_metrics(generator, prompts, texts)
 
@@ -281,29 +284,32 @@ def write_results(out: Path,       # the evaluation folder
 def compare_methods(methods: dict,             # method name -> booster or `load_booster` name; 'identity' is added as the baseline
                     prompts: Sequence[str],    # the original prompts
                     generator,                 # `VideoGenerator`: the target and its settings
-                    suite,                     # `RewardSuite`: every video is scored against its original prompt
+                    suite,                     # `RewardSuite`: every video is scored against its original prompt (None: the farm's)
                     seeds: Sequence[int] = (0,),  # seeds per prompt (derived from each original, the same for every method)
                     out: str | Path | None = None,  # folder for refined.json, results.json/.csv, figures; None: a temp folder
                     vbench_dir: str | Path | None = None,  # also write the videos as {original}-{i}.mp4 per method
                     progress: bool = True,     # progress bars
                     weights: dict | None = None,  # ranking weights of the 'score' row (None: the defaults for the suite's dimensions)
+                    farm=None,                 # where videos render and score: None, a `LocalFarm` of `generator` and `suite`; or a `RayFarm`
                     ) -> dict:
     "Refine, render and score every method's prompts (paired by seed); means, 95% intervals, win rates, prompt stats."
     from prompt_a_video.booster import IdentityBooster
     from prompt_a_video.evolution import EvolutionConfig, ranking_weights
+    if suite is None and farm is None: raise PavError("compare_methods needs a reward suite, or a farm that holds one")
+    farm = farm or LocalFarm(generator, suite)
     prompts = list(dict.fromkeys(as_prompts(prompts)))
     methods = {"identity": IdentityBooster(), **methods}
     spec = {"prompts": prompts, "methods": list(methods), "seeds": list(seeds), "target": generator.target.name,
-            "suite": suite.name}
+            "suite": farm.suite.name}
     out = open_evaluation(out, spec)
     refined = refine_all(methods, prompts, out / "refined.json", generator.target.name, progress)
-    weights = ranking_weights(EvolutionConfig(weights=weights), suite.dims)
+    weights = ranking_weights(EvolutionConfig(weights=weights), farm.suite.dims)
     seeds_of = {p: [derive_seed(p, "eval", s) for s in seeds] for p in prompts}
-    per = {name: method_metrics(generator, suite, prompts, [refined[name][p] for p in prompts], seeds_of, weights,
+    per = {name: method_metrics(generator, farm, prompts, [refined[name][p] for p in prompts], seeds_of, weights,
                                 vbench_dir and Path(vbench_dir) / name, progress) for name in methods}
-    res = {"spec": spec, "weights": weights, "rows": summary_rows(per, (*suite.dims, "score")), "per_prompt": per,
+    res = {"spec": spec, "weights": weights, "rows": summary_rows(per, (*farm.suite.dims, "score")), "per_prompt": per,
            "refined": refined}
-    write_results(out, res, [*suite.dims, "score"])
+    write_results(out, res, [*farm.suite.dims, "score"])
     return res
 
 # %% ../nbs/60_eval.ipynb #3dc23e93

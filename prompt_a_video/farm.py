@@ -5,6 +5,7 @@
 # %% ../nbs/29_farm.ipynb #e1f7cf6f
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -17,8 +18,11 @@ from fastcore.basics import patch
 from .core import PavError, Scores, kill_point
 
 # %% auto #0
-__all__ = ['MEMORY_PLANS', 'PEAK_FACTORS', 'WorkItem', 'WorkResult', 'batches', 'choose_memory_plan', 'LocalFarm', 'require_ray',
-           'start_ray', 'FarmWorker', 'SuiteCard', 'RayFarm']
+__all__ = ['log', 'MEMORY_PLANS', 'PEAK_FACTORS', 'WorkItem', 'WorkResult', 'batches', 'choose_memory_plan', 'LocalFarm',
+           'require_ray', 'start_ray', 'FarmWorker', 'SuiteCard', 'RayFarm']
+
+# %% ../nbs/29_farm.ipynb #fc5adbbb
+log = logging.getLogger("prompt_a_video")
 
 # %% ../nbs/29_farm.ipynb #b7d68609
 @dataclass(frozen=True)
@@ -115,13 +119,14 @@ def place(self: LocalFarm,
 @patch
 def run(self: LocalFarm,
         items: Sequence[WorkItem],  # what to render and score, in order
+        progress: bool = False,     # a progress bar over the renders
        ) -> list[WorkResult]:       # one per item, in order
     "Render `items` in one `generate` call (batched by the generator), then score each against its original."
     if not items: return []
     kill_point("farm_run")
     self.place("render")
     t0 = time.perf_counter()
-    videos = self.gen.generate([i.text for i in items], [i.seed for i in items], progress=False)
+    videos = self.gen.generate([i.text for i in items], [i.seed for i in items], progress=progress)
     t1 = time.perf_counter()
     self.place("score")
     t2 = time.perf_counter()
@@ -160,8 +165,10 @@ class FarmWorker:
     def __init__(self, settings,               # the generator's `GenerationSettings`
                  suite_factory: Callable,      # zero-argument function returning the `RewardSuite` (called in the worker)
                  memory_plan: str = "auto",    # the worker's `LocalFarm` memory plan
+                 generator_factory: Callable | None = None,  # zero-argument function returning the `VideoGenerator` (None: built from `settings`)
                 ):
         self.settings, self.suite_factory, self.plan, self.farm = settings, suite_factory, memory_plan, None
+        self.generator_factory = generator_factory
 
 # %% ../nbs/29_farm.ipynb #c8bbcb57
 @patch
@@ -169,7 +176,8 @@ def local(self: FarmWorker) -> LocalFarm:
     "The worker's `LocalFarm`, built on first use (the video cache is the one `PAV_CACHE` names on this node)."
     if self.farm is None:
         from prompt_a_video.video import VideoGenerator
-        self.farm = LocalFarm(VideoGenerator(self.settings), self.suite_factory(), self.plan)
+        gen = self.generator_factory() if self.generator_factory else VideoGenerator(self.settings)
+        self.farm = LocalFarm(gen, self.suite_factory(), self.plan)
     return self.farm
 
 # %% ../nbs/29_farm.ipynb #96c11d5b
@@ -207,6 +215,7 @@ class RayFarm:
                  gpus_per_worker: float = 1.0,   # GPUs each worker holds (fractions share one GPU; 2 for a model that needs two)
                  memory_plan: str = "auto",      # each worker's memory plan
                  max_retries: int = 3,           # times a batch runs again after its worker died, before it counts as failed
+                 generator_factory: Callable | None = None,  # zero-argument function returning the `VideoGenerator`, called in each worker (None: from `settings`)
                 ):
         ray = require_ray()
         if not ray.is_initialized(): raise PavError("start Ray first: start_ray('auto') or start_ray(ADDRESS)")
@@ -219,9 +228,10 @@ class RayFarm:
         env = {k: v for k, v in os.environ.items() if k.startswith(("PAV_", "HF_", "TRANSFORMERS_"))}
         actor = ray.remote(FarmWorker).options(num_gpus=gpus_per_worker, num_cpus=1, max_restarts=-1, max_task_retries=0,
                                                runtime_env={"env_vars": env})
-        self.actors = [actor.remote(settings, suite_factory, memory_plan) for _ in range(n)]
+        self.actors = [actor.remote(settings, suite_factory, memory_plan, generator_factory) for _ in range(n)]
         self.batch_size, self.max_retries = settings.batch_size, max_retries
         self.seconds, self.stats, self.errors = Counter(), Counter(), []
+        self.done = Counter()                      # worker index -> videos it rendered and scored
         self._info = None
 
 # %% ../nbs/29_farm.ipynb #8d4b4168
@@ -258,31 +268,68 @@ def _revive(self: RayFarm, actor, attempts: int = 60):
 
 # %% ../nbs/29_farm.ipynb #e34a5537
 @patch
-def run(self: RayFarm,
-        items: Sequence[WorkItem],  # what to render and score, in order
-       ) -> list[WorkResult]:       # one per item, in order
-    "Cut `items` into the generator's batches, run them on the workers as each frees up, and return the results in order."
+def _collect(self: RayFarm,
+             ref,              # the finished call
+             batch: list,      # its work items
+             worker: int,      # the index of the worker that ran it
+             tries: int,       # how many times this batch's worker has died so far, this one included if it did
+            ) -> list[WorkResult] | None:
+    "A finished call's results; failed items when the work raised; None when the worker died and the batch must run again."
     ray = require_ray()
     from ray.exceptions import RayActorError, RayTaskError
+    try:
+        res, secs = ray.get(ref)
+    except RayTaskError as e:                           # the work raised: its items fail, once, with the error
+        return self._failed(batch, str(e.cause) if getattr(e, "cause", None) else str(e).splitlines()[0])
+    except RayActorError:                               # the worker died: Ray restarts it
+        self.stats["retries"] += 1
+        self._revive(self.actors[worker])
+        return self._failed(batch, f"its worker died {tries} times") if tries > self.max_retries else None
+    self.seconds.update(secs); self.stats["batches"] += 1; self.done[worker] += len(batch)
+    return res
+
+# %% ../nbs/29_farm.ipynb #30971b7e
+@patch
+def tally(self: RayFarm) -> str:
+    "Videos done per worker, as the progress bar and the log show them: 'w0 12 · w1 11'."
+    return " · ".join(f"w{w} {n}" for w, n in sorted(self.done.items()))
+
+# %% ../nbs/29_farm.ipynb #bc228de2
+@patch
+def report(self: RayFarm,
+           every: float = 60.0,  # seconds between two log lines (0: log now)
+          ):
+    "Log the videos done per worker (INFO), at most once every `every` seconds: a long run's log shows each worker's pace."
+    now = time.monotonic()
+    if self.done and now - getattr(self, "_logged", -math.inf) >= every:
+        log.info(f"Ray farm: {sum(self.done.values())} videos, {self.stats['retries']} retries, "
+                 f"{self.stats['failed_items']} failed; videos per worker: {self.tally()}")
+        self._logged = now
+
+# %% ../nbs/29_farm.ipynb #2402ae40
+@patch
+def run(self: RayFarm,
+        items: Sequence[WorkItem],  # what to render and score, in order
+        progress: bool = False,     # one progress bar over the items, with each worker's count
+       ) -> list[WorkResult]:       # one per item, in order
+    "Cut `items` into the generator's batches, run them on the workers as each frees up, and return the results in order."
+    from tqdm.auto import tqdm
+    ray = require_ray()
     todo = list(enumerate(batches(list(items), self.batch_size)))
-    out, tries, free, running = [None] * len(todo), Counter(), list(self.actors), {}
+    out, tries, free, running = [None] * len(todo), Counter(), list(range(len(self.actors))), {}
+    bar = tqdm(total=len(items), desc="rendering and scoring on Ray", unit="video", disable=None if progress else True, leave=False)
     while todo or running:
         while todo and free:
-            (i, b), a = todo.pop(0), free.pop(0)
-            running[a.run.remote(b)] = (i, b, a)
+            (i, b), w = todo.pop(0), free.pop(0)
+            running[self.actors[w].run.remote(b)] = (i, b, w)
         (ref,), _ = ray.wait(list(running), num_returns=1)
-        i, b, a = running.pop(ref)
-        free.append(a)
-        try:
-            out[i], secs = ray.get(ref)
-            self.seconds.update(secs); self.stats["batches"] += 1
-        except RayTaskError as e:                       # the work raised: its items fail, once, with the error
-            out[i] = self._failed(b, str(e.cause) if getattr(e, "cause", None) else str(e).splitlines()[0])
-        except RayActorError:                           # the worker died: Ray restarts it, and the batch runs again
-            tries[i] += 1; self.stats["retries"] += 1
-            self._revive(a)
-            if tries[i] > self.max_retries: out[i] = self._failed(b, f"its worker died {tries[i]} times")
-            else: todo.insert(0, (i, b))
+        i, b, w = running.pop(ref)
+        free.append(w)
+        out[i] = self._collect(ref, b, w, tries[i] + 1)
+        if out[i] is None: tries[i] += 1; todo.insert(0, (i, b)); continue      # its worker died: run it again first
+        bar.update(len(b)); bar.set_postfix_str(self.tally(), refresh=False)
+    bar.close()
+    self.report()
     return [r for batch in out for r in batch]
 
 # %% ../nbs/29_farm.ipynb #b9352381
@@ -290,5 +337,6 @@ def run(self: RayFarm,
 def close(self: RayFarm):
     "Stop the workers and give their GPUs back to the cluster (a farm left open holds them until it is collected)."
     ray = require_ray()
+    self.report(every=0)
     for a in self.actors: ray.kill(a)
     self.actors = []

@@ -138,13 +138,13 @@ def __contains__(self: VideoCache, key: str) -> bool: return self.path(key).is_f
 def get(self: VideoCache,
         key: str,  # a cache key from `VideoCache.key`
        ) -> Video | None:
-    "The stored video for `key`, or None."
+    "The stored video for `key` (its key and file in `meta`), or None."
     p = self.path(key)
     if not p.is_file(): return None
     v = load_video(p)
     side = p.with_suffix(".json")
     if side.is_file(): v.meta.update(json.loads(side.read_text()))
-    v.meta["key"] = key
+    v.meta["key"], v.meta["path"] = key, str(p)
     return v
 
 # %% ../nbs/10_video.ipynb #c13093d6

@@ -1,10 +1,14 @@
-"""The Ray farm on a local CPU cluster with logical GPUs: the same store whatever the number of workers, a worker
-killed mid-run restarts and its batch runs again (counted), a failing item fails once, and `pav evolve --ray auto`.
+"""The Ray farm on a local CPU cluster with logical GPUs: the same store whatever the number of workers (evolution,
+DPO sampling, evaluation), a worker killed mid-run restarts and its batch runs again (counted), a failing item fails
+once, and `pav evolve --ray` killed at each of the driver's named points resumes to the same store.
 
 One cluster for the module (3 logical GPUs and 4 logical CPUs, a worker holding one of each): Ray's start is seconds, so it is shared. The sandbox target
 and suite render and score in milliseconds; the operator is the deterministic loopback `rewrite_server`."""
 import json
+import logging
 import math
+import signal
+import time
 
 import pytest
 from conftest import candidate_rows
@@ -115,11 +119,74 @@ def test_too_many_workers_is_a_clear_error(ray_cluster):
         RayFarm(VideoGenerator.from_target("sandbox").settings, sandbox_suite, workers=2, gpus_per_worker=2)
 
 
-def test_pav_evolve_ray_auto(pav, operator, tmp_path, offline_env):
-    env = dict(offline_env, PAV_CACHE=str(tmp_path / "cache"))
+# The driver's own named points (the others are visited in the workers): videos cached and scored but the scores
+# not stored, a round stored but the next not started, an operator reply received but not stored.
+DRIVER_POINTS = ["after_render:1", "between_iterations:1", "operator_call:1"]
+
+
+def test_pav_evolve_ray_driver_killed_at_each_point_resumes(ray_cluster, pav, operator, tmp_path, offline_env):
+    """`pav evolve --ray ADDRESS` (joining the module's cluster, one worker) SIGKILLed at each of the driver's named
+    points, then `--ray auto` (a cluster of its own) finishes the run with the store of an uninterrupted local run."""
     (tmp_path / "prompts.txt").write_text("\n".join(SOURCES[:2]) + "\n")
-    r = pav("evolve", "--prompts", str(tmp_path / "prompts.txt"), "--out", str(tmp_path / "run"), "--target", "sandbox",
-            "--suite", "sandbox", "--operator", operator.url + "#gpt-4o", "--preset", "tiny", "--ray", "auto", env=env)
+    args = ["evolve", "--prompts", str(tmp_path / "prompts.txt"), "--target", "sandbox", "--suite", "sandbox",
+            "--operator", operator.url + "#gpt-4o", "--preset", "tiny", "--out"]
+    ref = pav(*args, str(tmp_path / "local"), env=dict(offline_env, PAV_CACHE=str(tmp_path / "ref-cache")))
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    env, run = dict(offline_env, PAV_CACHE=str(tmp_path / "cache")), [*args, str(tmp_path / "run")]
+    address = ray_cluster.get_runtime_context().gcs_address
+    for point in DRIVER_POINTS:
+        r = pav(*run, "--ray", address, "--gpus-per-worker", "3", env=env, kill_at=point)
+        assert r.returncode == -signal.SIGKILL, (point, r.returncode, r.stderr[-2000:])      # died at that point
+    r = pav(*run, "--ray", "auto", env=env)                                                    # resume, on a cluster of its own
     assert r.returncode == 0, r.stderr[-3000:]
+    assert candidate_rows(tmp_path / "run", "failed") == candidate_rows(tmp_path / "local", "failed")
+    assert (json.loads((tmp_path / "run" / "history.json").read_text())
+            == json.loads((tmp_path / "local" / "history.json").read_text()))
+    done = (tmp_path / "cache" / "videos" / "renders.log").read_text().split()
+    assert len(done) == len(set(done)) == 2 * 5                                  # no video rendered twice, none lost
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert s["candidates"] == 2 * 5 and s["farm"]["batches"] == 10, s
+    assert s["candidates"] == 2 * 5 and s["farm"]["batches"] >= 1 and not s["farm"].get("failed_items"), s
+    deadline = time.monotonic() + 120                                            # Ray reaps a dead driver's workers
+    while ray_cluster.available_resources().get("GPU") != 3 and time.monotonic() < deadline: time.sleep(0.5)
+    assert ray_cluster.available_resources().get("GPU") == 3                      # the killed drivers' workers are gone
+
+
+def tiny_booster():
+    "The tiny random LM as an SFT booster (loaded from the shared asset cache, before a test moves PAV_CACHE)."
+    from prompt_a_video.booster import PromptBooster
+    return PromptBooster.from_pretrained("asset:tiny-lm", template="official", temperature=1.0, max_new_tokens=20)
+
+
+def test_build_dpo_on_ray_matches_local(farm, tmp_path, monkeypatch):
+    from prompt_a_video.data import DPODataConfig, build_dpo_triples
+    booster, cfg = tiny_booster(), DPODataConfig.tiny()
+    fresh_cache(monkeypatch, tmp_path, "cache-local")
+    ds, counts, _ = build_dpo_triples(booster, SOURCES, VideoGenerator.from_target("sandbox"), sandbox_suite(cache=False),
+                                      tmp_path / "local", cfg, progress=False)
+    fresh_cache(monkeypatch, tmp_path, "cache-ray")
+    f = farm(2)
+    ds2, counts2, _ = build_dpo_triples(booster, SOURCES, VideoGenerator.from_target("sandbox"), None, tmp_path / "ray", cfg,
+                                        progress=False, farm=f)
+    assert rows(tmp_path / "ray") == rows(tmp_path / "local") and len(rows(tmp_path / "local")) == 3 * cfg.candidates
+    assert counts2 == counts and ds2["chosen"] == ds["chosen"] and ds2["rejected"] == ds["rejected"]
+    assert f.stats["batches"] == 3 * cfg.candidates and sum(f.done.values()) == 3 * cfg.candidates     # all rendered on Ray
+
+
+def test_pav_eval_ray_matches_local(ray_cluster, tmp_path, monkeypatch, caplog):
+    "`pav eval --ray auto` in this process joins the module's cluster (3 workers) and reports what the local run does."
+    from prompt_a_video.cli import main
+    (tmp_path / "prompts.txt").write_text("\n".join(SOURCES) + "\n")
+    args = ["eval", "--prompts", str(tmp_path / "prompts.txt"), "--methods", "identity", "--seeds", "0", "1",
+            "--target", "sandbox", "--suite", "sandbox", "--vbench-export"]
+    fresh_cache(monkeypatch, tmp_path, "cache-local")
+    assert main([*args, "--out", str(tmp_path / "local")]) == 0
+    fresh_cache(monkeypatch, tmp_path, "cache-ray")
+    with caplog.at_level(logging.INFO, logger="prompt_a_video"):
+        assert main([*args, "--out", str(tmp_path / "ray"), "--ray", "auto"]) == 0
+    assert "videos per worker: w0 " in caplog.text                                       # the per-worker counts are logged
+    local, ray = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("local", "ray"))
+    assert ray["rows"] == local["rows"] and ray["per_prompt"] == local["per_prompt"]
+    assert len((tmp_path / "cache-ray" / "videos" / "renders.log").read_text().split()) == 2 * len(SOURCES)   # rendered on Ray
+    for p in SOURCES:                                                                      # the VBench files, from the cache
+        assert (tmp_path / "ray" / "vbench" / "identity" / f"{p}-1.mp4").read_bytes() == \
+               (tmp_path / "local" / "vbench" / "identity" / f"{p}-1.mp4").read_bytes()
