@@ -189,10 +189,11 @@ def presets(cls: Config) -> list[str]:
 # %% ../nbs/00_core.ipynb #bd8d7a9f
 @patch(cls_method=True)
 def preset(cls: Config,
-           name: str,    # one of `presets()`, e.g. "paper" or "tiny"
+           name: str,    # one of `presets()`, e.g. "paper" or "tiny" ('-' reads as '_': "paper-size" is `paper_size`)
            **overrides,  # field values that replace the preset's (unknown names raise `PavError`)
           ):
     "Build the preset called `name`, then apply `overrides`."
+    name = name.replace("-", "_")
     if name not in cls.presets():
         raise PavError(f"unknown {cls.__name__} preset {name!r}; choose one of {cls.presets()}")
     return getattr(cls, name)().replace(**overrides)

@@ -16,12 +16,12 @@ from typing import Sequence
 
 from .core import PavError, Config, register_preset, atomic_write, short_path
 from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerprint, save_booster, model_card,
-                                load_base, _kill_callback)
+                                load_base, kill_callback)
 from .data import triples_dataset, load_triples_json, sft_prompts, norm_prompt
 
 # %% auto #0
 __all__ = ['DPORecipe', 'cap_prompts', 'read_booster', 'load_adapter', 'concat_adapters', 'shared_dataset', 'train_dpo',
-           'builtin_triples', 'dpo_rounds']
+           'CombinedAdapter', 'builtin_triples', 'dpo_rounds']
 
 # %% ../nbs/42_dpo.ipynb #2f17d0f8
 @dataclass
@@ -226,7 +226,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     args = training_args(recipe, out / "checkpoints", "dpo", disable_tqdm=not progress)
     train = shared_dataset(train, out / "checkpoints" / "data")   # one copy every process reads (see above)
     trainer = cls(model=model, ref_model=None, args=args, train_dataset=train, processing_class=tok, peft_config=peft_config,
-                  callbacks=[_kill_callback("dpo_checkpoint")])
+                  callbacks=[kill_callback("dpo_checkpoint")])
     if not progress:                                   # no per-step log lines either
         from transformers.trainer_callback import PrinterCallback
         trainer.remove_callback(PrinterCallback)
@@ -243,19 +243,19 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     keys = ("loss", "rewards/margins", "rewards/accuracies", "learning_rate")
     if not trainer.is_world_process_zero(): return out            # several GPUs: the main process writes the booster
     if recipe.mode == "merge":
-        save_booster(_Combined(sft_dir, trainer.model, info["base"]), tok, out, binfo, card, trainer.state.log_history, files, keys)
+        save_booster(CombinedAdapter(sft_dir, trainer.model, info["base"]), tok, out, binfo, card, trainer.state.log_history, files, keys)
     else:
         save_booster(_Selected(trainer.model), tok, out, binfo, card, trainer.state.log_history, files, keys)
     return out
 
 # %% ../nbs/42_dpo.ipynb #4efe1338
-class _Combined:
-    "Saves the SFT + DPO adapters as one (merge mode)."
+class CombinedAdapter:
+    "Saves a booster's adapter and the one trained on its merged model as one adapter (DPO merge mode, GRPO)."
     def __init__(self, sft_dir, model, base): self.sft_dir, self.model, self.base = sft_dir, model, base
 
 # %% ../nbs/42_dpo.ipynb #d597132e
 @patch
-def save_pretrained(self: _Combined, d, **kw): concat_adapters(self.sft_dir, self.model, d, self.base)
+def save_pretrained(self: CombinedAdapter, d, **kw): concat_adapters(self.sft_dir, self.model, d, self.base)
 
 # %% ../nbs/42_dpo.ipynb #97d1169f
 class _Selected:

@@ -257,14 +257,20 @@ def _failed(self: RayFarm, batch: list[WorkItem], why: str) -> list[WorkResult]:
 
 # %% ../nbs/29_farm.ipynb #3046a7b4
 @patch
-def _revive(self: RayFarm, actor, attempts: int = 60):
+def _revive(self: RayFarm, actor,
+            timeout: float = 600.0,  # seconds to wait for the restarted worker: a new process, its imports and models, on a busy machine
+           ):
     "Wait until Ray has restarted a dead worker (it answers again), so that its next batch meets a live process."
     ray = require_ray()
     from ray.exceptions import RayActorError
-    for k in range(attempts):
+    deadline, k = time.monotonic() + timeout, 0
+    while True:
         try: ray.get(actor.info.remote()); self._info = None; return
-        except RayActorError: time.sleep(min(2.0, 0.1 * (k + 1)))     # still restarting
-    raise PavError(f"a Ray worker did not come back after dying ({attempts} tries); see the Ray logs (/tmp/ray/session_latest/logs)")
+        except RayActorError:                                         # still restarting
+            if time.monotonic() > deadline:
+                raise PavError(f"a Ray worker did not come back within {timeout:g} s of dying; see the Ray logs "
+                               "(/tmp/ray/session_latest/logs)") from None
+            k += 1; time.sleep(min(2.0, 0.1 * k))
 
 # %% ../nbs/29_farm.ipynb #e34a5537
 @patch

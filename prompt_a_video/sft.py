@@ -21,8 +21,8 @@ from .core import PavError, Config, register_preset, atomic_write, kill_point, s
 
 # %% auto #0
 __all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_args', 'with_step_lr', 'builtin_pairs',
-           'data_fingerprint', 'open_run', 'checkpoint_first_layers', 'partial_checkpointing', 'plot_curves',
-           'model_card', 'save_booster', 'load_base', 'train_sft']
+           'data_fingerprint', 'open_run', 'kill_callback', 'checkpoint_first_layers', 'partial_checkpointing',
+           'plot_curves', 'model_card', 'save_booster', 'load_base', 'train_sft']
 
 # %% ../nbs/41_sft.ipynb #b9c7d42b
 LLAMA_ATTENTION = ("q_proj", "v_proj")                                              # the released SFT LoRA
@@ -208,7 +208,9 @@ def open_run(out: str | Path,   # the run folder
     return str(ckpts[-1]) if ckpts else None
 
 # %% ../nbs/41_sft.ipynb #faa65970
-def _kill_callback(name: str):
+def kill_callback(name: str,  # the kill point visited after each checkpoint is saved (`$PAV_KILL_AT`)
+                 ):
+    "A trainer callback that visits kill point `name` right after each checkpoint is saved (for kill-and-resume tests)."
     from transformers import TrainerCallback
     class KillAfterSave(TrainerCallback):
         def on_save(self, args, state, control, **kw): kill_point(name)
@@ -256,7 +258,7 @@ def plot_curves(log_history: Sequence[dict],   # trainer.state.log_history
     return fig
 
 # %% ../nbs/41_sft.ipynb #09520462
-def model_card(kind: str,        # 'sft' or 'dpo'
+def model_card(kind: str,        # 'sft', 'dpo' or 'grpo'
                recipe,           # the recipe trained with
                base: str,        # the base model id
                template: str,    # the booster template
@@ -267,8 +269,9 @@ def model_card(kind: str,        # 'sft' or 'dpo'
     rows = "\n".join(f"| {k} | {v} |" for k, v in recipe.to_dict().items())
     data = "\n".join(f"| {k} | {v} |" for k, v in counts.items())
     mets = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
-    what = "supervised fine-tuning on (original, refined) prompt pairs" if kind == "sft" else \
-           "DPO on (prompt, chosen, rejected) triples sampled from the SFT booster"
+    what = {"sft": "supervised fine-tuning on (original, refined) prompt pairs",
+            "dpo": "DPO on (prompt, chosen, rejected) triples sampled from the SFT booster",
+            "grpo": "GRPO on rendered rewards: groups of rewrites sampled from the booster, rendered, scored against the user's prompt"}[kind]
     return f"""---
 base_model: {base}
 library_name: peft
@@ -379,7 +382,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     tok, model = load_base(recipe.base, attn=recipe.attn)
     cls = with_step_lr(SFTTrainer, recipe.step_gamma) if recipe.schedule == "step" else SFTTrainer
     args = training_args(recipe, out / "checkpoints", "sft", disable_tqdm=not progress)
-    callbacks = [_kill_callback("sft_checkpoint")]
+    callbacks = [kill_callback("sft_checkpoint")]
     if recipe.gradient_checkpointing and recipe.checkpoint_layers: callbacks.append(partial_checkpointing(recipe.checkpoint_layers))
     trainer = cls(model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok,
                   peft_config=recipe.lora(), callbacks=callbacks)
