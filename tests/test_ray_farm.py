@@ -1,5 +1,5 @@
 """The Ray farm on a local CPU cluster with logical GPUs: the same store whatever the number of workers (evolution,
-DPO sampling, evaluation), a worker killed mid-run restarts and its batch runs again (counted), a failing item fails
+DPO sampling, evaluation, GRPO's rewards), a worker killed mid-run restarts and its batch runs again (counted), a failing item fails
 once, and `pav evolve --ray` killed at each of the driver's named points resumes to the same store.
 
 One cluster for the module (3 logical GPUs and 4 logical CPUs, a worker holding one of each): Ray's start is seconds, so it is shared. The sandbox target
@@ -190,3 +190,30 @@ def test_pav_eval_ray_matches_local(ray_cluster, tmp_path, monkeypatch, caplog):
     for p in SOURCES:                                                                      # the VBench files, from the cache
         assert (tmp_path / "ray" / "vbench" / "identity" / f"{p}-1.mp4").read_bytes() == \
                (tmp_path / "local" / "vbench" / "identity" / f"{p}-1.mp4").read_bytes()
+
+
+def test_pav_grpo_on_ray_matches_local(ray_cluster, tmp_path, monkeypatch):
+    "`pav grpo --ray auto` (in this process: the module's cluster, 2 workers of 1.5 GPUs) trains the adapter the local run trains."
+    import os
+    from pathlib import Path
+    from safetensors.torch import load_file
+    from prompt_a_video.cli import main
+    assets = Path(os.environ.get("PAV_CACHE") or Path.home() / ".cache" / "prompt_a_video") / "assets"
+    assert main(["sft", "--preset", "tiny", "--out", str(tmp_path / "sft")]) == 0
+    (tmp_path / "prompts.txt").write_text("\n".join(SOURCES) + "\n")
+    args = ["grpo", "--booster", str(tmp_path / "sft"), "--prompts", str(tmp_path / "prompts.txt"), "--target", "sandbox",
+            "--suite", "sandbox", "--preset", "tiny", "--out"]
+    for name in ("local", "ray"):
+        fresh_cache(monkeypatch, tmp_path, f"cache-{name}")
+        (tmp_path / f"cache-{name}").mkdir(); (tmp_path / f"cache-{name}" / "assets").symlink_to(assets)   # the tiny LM
+        assert main([*args, str(tmp_path / name), *(["--ray", "auto", "--gpus-per-worker", "1.5"] if name == "ray" else [])]) == 0
+    a, b = (load_file(str(tmp_path / d / "adapter_model.safetensors")) for d in ("local", "ray"))
+    assert sorted(a) == sorted(b) and all(torch_equal(a[k], b[k]) for k in a)          # the same training, bitwise
+    assert (tmp_path / "ray" / "rewrites.jsonl").read_text() == (tmp_path / "local" / "rewrites.jsonl").read_text()
+    log = (tmp_path / "cache-ray" / "videos" / "renders.log").read_text().split()
+    assert len(log) == len(set(log)) == 4 * 2 * 4                                         # every rewrite rendered on Ray, once
+
+
+def torch_equal(x, y):
+    import torch
+    return torch.equal(x, y)
