@@ -251,11 +251,19 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
 # %% ../nbs/42_dpo.ipynb #4efe1338
 class CombinedAdapter:
     "Saves a booster's adapter and the one trained on its merged model as one adapter (DPO merge mode, GRPO)."
-    def __init__(self, sft_dir, model, base): self.sft_dir, self.model, self.base = sft_dir, model, base
+    def __init__(self, sft_dir,  # the booster folder whose adapter was merged (SFT, or the booster GRPO started from)
+                 model,          # the PEFT model holding the adapter trained on the merged model
+                 base,           # the base model id recorded in the combined adapter
+                ): self.sft_dir, self.model, self.base = sft_dir, model, base
 
 # %% ../nbs/42_dpo.ipynb #d597132e
 @patch
-def save_pretrained(self: CombinedAdapter, d, **kw): concat_adapters(self.sft_dir, self.model, d, self.base)
+def save_pretrained(self: CombinedAdapter,
+                    d,      # the folder the combined adapter is written to
+                    **kw,   # what `save_booster` passes a PEFT model (unused: the adapter is written as safetensors)
+                   ):
+    "Write the booster's adapter and the new one as one LoRA adapter into `d`."
+    concat_adapters(self.sft_dir, self.model, d, self.base)
 
 # %% ../nbs/42_dpo.ipynb #97d1169f
 class _Selected:

@@ -196,8 +196,16 @@ def grpo_metrics(log: Sequence[dict],  # trainer.state.log_history
             "kl_last": mean(rows[-k:], "kl")}
 
 # %% ../nbs/44_grpo.ipynb #d7c71873
-def finish_grpo(trainer, tok, out: Path, info: dict, booster_dir, recipe: GRPORecipe, ds, reward: BoosterReward, res,
-                seconds: float,  # training wall time
+def finish_grpo(trainer,                 # the finished `GRPOTrainer`
+                tok,                     # the booster's tokenizer
+                out: Path,               # the run folder, which becomes the booster
+                info: dict,              # the starting booster's `booster.json`
+                booster_dir,             # the starting booster's folder (its adapter is combined with the new one)
+                recipe: GRPORecipe,      # the recipe trained with
+                ds,                      # the prompt `Dataset`
+                reward: BoosterReward,   # the reward function, with its log of scored rewrites
+                res,                     # what `trainer.train` returned
+                seconds: float,          # training wall time
                ) -> Path:
     "Write the booster folder of a finished GRPO run: one adapter (the booster's plus the new one), card, curves, metrics."
     metrics = {"train_loss": res.training_loss, "steps": res.global_step, "train_seconds": round(seconds, 1),
