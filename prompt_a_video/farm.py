@@ -219,6 +219,8 @@ class RayFarm:
                 ):
         ray = require_ray()
         if not ray.is_initialized(): raise PavError("start Ray first: start_ray('auto') or start_ray(ADDRESS)")
+        if gpus_per_worker > 1 and gpus_per_worker != int(gpus_per_worker):
+            raise PavError(f"--gpus-per-worker above 1 must be a whole number (Ray's rule), got {gpus_per_worker:g}")
         gpus = ray.cluster_resources().get("GPU", 0.0)
         fit = int(gpus // gpus_per_worker) if gpus_per_worker > 0 else 0
         n = fit if workers is None else workers

@@ -117,6 +117,8 @@ def test_too_many_workers_is_a_clear_error(ray_cluster):
     from prompt_a_video.core import PavError
     with pytest.raises(PavError, match="3 GPU\\(s\\) and a worker needs 2: 1 worker\\(s\\) fit, 2 asked"):
         RayFarm(VideoGenerator.from_target("sandbox").settings, sandbox_suite, workers=2, gpus_per_worker=2)
+    with pytest.raises(PavError, match="above 1 must be a whole number"):                 # Ray's rule, said before any actor starts
+        RayFarm(VideoGenerator.from_target("sandbox").settings, sandbox_suite, gpus_per_worker=1.5)
 
 
 # The driver's own named points (the others are visited in the workers): videos cached and scored but the scores
@@ -193,7 +195,7 @@ def test_pav_eval_ray_matches_local(ray_cluster, tmp_path, monkeypatch, caplog):
 
 
 def test_pav_grpo_on_ray_matches_local(ray_cluster, tmp_path, monkeypatch):
-    "`pav grpo --ray auto` (in this process: the module's cluster, 2 workers of 1.5 GPUs) trains the adapter the local run trains."
+    "`pav grpo --ray auto` (in this process: the module's cluster, 3 workers) trains the adapter the local run trains."
     import os
     from pathlib import Path
     from safetensors.torch import load_file
@@ -206,7 +208,7 @@ def test_pav_grpo_on_ray_matches_local(ray_cluster, tmp_path, monkeypatch):
     for name in ("local", "ray"):
         fresh_cache(monkeypatch, tmp_path, f"cache-{name}")
         (tmp_path / f"cache-{name}").mkdir(); (tmp_path / f"cache-{name}" / "assets").symlink_to(assets)   # the tiny LM
-        assert main([*args, str(tmp_path / name), *(["--ray", "auto", "--gpus-per-worker", "1.5"] if name == "ray" else [])]) == 0
+        assert main([*args, str(tmp_path / name), *(["--ray", "auto"] if name == "ray" else [])]) == 0
     a, b = (load_file(str(tmp_path / d / "adapter_model.safetensors")) for d in ("local", "ray"))
     assert sorted(a) == sorted(b) and all(torch_equal(a[k], b[k]) for k in a)          # the same training, bitwise
     assert (tmp_path / "ray" / "rewrites.jsonl").read_text() == (tmp_path / "local" / "rewrites.jsonl").read_text()
