@@ -234,6 +234,7 @@ class RayFarm:
         self.batch_size, self.max_retries = settings.batch_size, max_retries
         self.seconds, self.stats, self.errors = Counter(), Counter(), []
         self.done = Counter()                      # worker index -> videos it rendered and scored
+        self._logged = -math.inf                   # when `report` last logged (monotonic seconds)
         self._info = None
 
 # %% ../nbs/29_farm.ipynb #8d4b4168
@@ -309,7 +310,7 @@ def report(self: RayFarm,
           ):
     "Log the videos done per worker (INFO), at most once every `every` seconds: a long run's log shows each worker's pace."
     now = time.monotonic()
-    if self.done and now - getattr(self, "_logged", -math.inf) >= every:
+    if self.done and now - self._logged >= every:
         log.info(f"Ray farm: {sum(self.done.values())} videos, {self.stats['retries']} retries, "
                  f"{self.stats['failed_items']} failed; videos per worker: {self.tally()}")
         self._logged = now

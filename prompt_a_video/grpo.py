@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from .core import PavError, Config, register_preset, as_prompts, derive_seed, short_path, weighted_score
 from .farm import LocalFarm, WorkItem
 from .sft import LLAMA_ALL, open_run, data_fingerprint, save_booster, model_card, load_base, kill_callback
-from .dpo import read_booster, load_adapter, CombinedAdapter
+from .dpo import DPORecipe, read_booster, load_adapter, CombinedAdapter
 
 # %% auto #0
 __all__ = ['GRPORecipe', 'grpo_rewards', 'BoosterReward', 'grpo_dataset', 'grpo_args', 'train_grpo', 'grpo_metrics',
@@ -63,10 +63,8 @@ class GRPORecipe(Config):
 # %% ../nbs/44_grpo.ipynb #4e5fc7f7
 @patch
 def lora(self: GRPORecipe):
-    "The peft `LoraConfig` of the new adapter."
-    from peft import LoraConfig
-    return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                      target_modules=list(self.lora_targets), bias="none", task_type="CAUSAL_LM")
+    "The peft `LoraConfig` of the new adapter (built as DPO's merge mode builds its own: the same fields)."
+    return DPORecipe.lora(self)
 
 # %% ../nbs/44_grpo.ipynb #64729ead
 def grpo_rewards(scores: Sequence[float],    # each rewrite's ranking score (NaN: failed)
