@@ -14,8 +14,13 @@ Sections (each a list of rows printed as a table; `--json FILE` appends them as 
   while the GPU renders), same models, same GPU, same run. Per source prompt: GPU-seconds (wall time holding the
   GPU), videos per hour, GPU busy share (NVML utilisation sampled every 50 ms over the run), peak memory, and the
   engine's own time split (render, score, model moves, waiting on the operator).
-- `anchor`: one video at `--anchor-steps` (50: the released setting) and its scoring, to carry the split to
-  the released step count.
+- `reducers`: the released loop's order (`--released-sources` source prompts, one at a time), then the package's
+  order with each cost reducer of `--reducers` (PAB, candidate screening, early stop, or several), at
+  `--iterations` operator rounds per source (the paper's 8 for the goal row), in one run: GPU-seconds and videos
+  per source prompt, seconds per video, busy share, and the GPU-seconds ratio against the released order.
+- `anchor`: the pipeline alone, video after video, at `--steps` (the busy share no engine can beat at that step
+  count), then one video at `--anchor-steps` (50: the released setting) without and with PAB, and its scoring,
+  to carry the split to the released step count.
 - `plans`: `resident`, then `swap` under a 40 GB cap and `offload` under a 24 GB cap
   (`torch.cuda.set_per_process_memory_fraction`): peak memory and time per video, against `resident` in the
   same run.
@@ -29,9 +34,11 @@ the model, frames, resolution, scheduler and guidance are the paper's. GPU only:
 
     python benchmarks/evolution_throughput.py --sections orders anchor --tokenizers DIR
     python benchmarks/evolution_throughput.py --sections batch plans --tokenizers DIR
+    python benchmarks/evolution_throughput.py --sections reducers anchor --iterations 8 --tokenizers DIR
 
-`DIR` holds `lm-tokenizer/` (stands in for Idefics2's Mistral tokenizer; its length sets the vocabulary). The
-T5 and CLIP tokenizers come from the package's asset cache (`PAV_CACHE`).
+`DIR` holds `lm-tokenizer/` (stands in for Idefics2's Mistral tokenizer; its length sets the vocabulary; made
+there, word-level with Mistral's 32,000 entries, if missing). The T5 and CLIP tokenizers come from the package's
+asset cache (`PAV_CACHE`).
 """
 import argparse
 import json
@@ -75,6 +82,18 @@ class Busy:
     def share(self): return sum(self.samples) / (100 * len(self.samples)) if self.samples else float("nan")
 
 
+def lm_tokenizer(folder) -> Path:
+    "`folder/lm-tokenizer`, made first if missing: a word-level stand-in with Mistral's 32,000 entries (only its length matters)."
+    path = Path(folder) / "lm-tokenizer"
+    if not (path / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer, models, pre_tokenizers
+        from transformers import PreTrainedTokenizerFast
+        vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"w{i}": i for i in range(3, 32000)}}
+        tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>")); tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>").save_pretrained(path)
+    return path
+
+
 def generator(pipe, steps, **kw):
     return VideoGenerator.from_target("cogvideox-5b", pipeline=pipe, cache=False, setting="paper", steps=steps, **kw)
 
@@ -115,13 +134,45 @@ def section_orders(a, pipe, suite, op, out):
     return rows
 
 
+REDUCER_ROWS = {"none": ({}, "none"), "pab": ({}, "pab"), "screen 1 in 3": ({"screen": 1 / 3}, "none"),
+                "early stop 3": ({"early_stop": 3}, "none"), "screen 1 in 3 + pab": ({"screen": 1 / 3}, "pab"),
+                "screen 1 in 3 + early stop 3 + pab": ({"screen": 1 / 3, "early_stop": 3}, "pab")}   # (EvolutionConfig overrides, cache hook)
+
+
+def section_reducers(a, pipe, suite, op, out):
+    "The released loop's order, then the package's with each of `--reducers`, at `--iterations` rounds, in one run."
+    cfg = dict(iterations=a.iterations, candidates=3, max_tokens=400)
+    rows = [evolve("released order", generator(pipe, a.steps), suite, op,
+                   EvolutionConfig.preset("paper", max_inflight=1, batch_prompts=1, **cfg), SOURCES[:a.released_sources], out, True)]
+    print(format_table(rows), flush=True)
+    for name in a.reducers:
+        over, hook = REDUCER_ROWS[name]
+        c = EvolutionConfig.preset("paper", max_inflight=4, batch_prompts=a.batch_prompts, **cfg, **over)
+        rows.append(evolve(f"package, {name}", generator(pipe, a.steps, cache_hook=hook), suite, op, c, SOURCES[:a.sources], out, False))
+        print(format_table(rows[-1:]), flush=True)
+    base = rows[0]
+    for r in rows:
+        r["videos / source"] = round(r["videos"] / r["sources"], 2)
+        r["render s / video"] = round(r["render s / source"] * r["sources"] / r["videos"], 2)
+        r["GPU-s ratio vs released"] = round(base["GPU s / source"] / r["GPU s / source"], 2)
+    return rows
+
+
 def section_anchor(a, pipe, suite, op, out):
-    g = generator(pipe, a.anchor_steps)
-    torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
-    (v,) = g.generate(SOURCES[0], seeds=11, progress=False); torch.cuda.synchronize(); t1 = time.perf_counter()
-    suite([v], [SOURCES[0]]); torch.cuda.synchronize(); t2 = time.perf_counter()
-    return [{"what": f"one video at {a.anchor_steps} steps, then scored", "render s": round(t1 - t0, 1),
-             "score s": round(t2 - t1, 2), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)}]
+    "The pipeline alone, video after video: at `--steps` (the busy share no engine can beat there), then one video at `--anchor-steps` with and without PAB."
+    rows = []
+    for steps, hook, n in ((a.steps, "none", 3), (a.anchor_steps, "none", 1), (a.anchor_steps, "pab", 1)):
+        g = generator(pipe, steps, cache_hook=hook)
+        if hook != "none": generator(pipe, 2, cache_hook=hook).generate(SOURCES[0], seeds=0, progress=False)   # the hook's warm-up
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
+        with Busy() as busy:
+            vids = [g.generate(SOURCES[i], seeds=11 + i, progress=False)[0] for i in range(n)]; torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        suite(vids[:1], SOURCES[:1]); torch.cuda.synchronize(); t2 = time.perf_counter()
+        rows.append({"what": f"{n} video{'s' * (n > 1)} at {steps} steps, cache hook {hook}, then one scored",
+                     "render s / video": round((t1 - t0) / n, 1), "busy while rendering (NVML)": round(busy.share, 3),
+                     "score s": round(t2 - t1, 2), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)})
+    return rows
 
 
 def section_plans(a, pipe, suite, op, out):
@@ -188,7 +239,7 @@ def section_ray(a, pipe, suite, op, out):
     pipe.to("cpu"); suite.to("cpu"); torch.cuda.empty_cache()                 # the worker holds the GPU's copy
     t0 = time.perf_counter()
     start_ray(num_gpus=1)
-    steps, tok = a.steps, str(Path(a.tokenizers).resolve() / "lm-tokenizer")
+    steps, tok = a.steps, str(lm_tokenizer(a.tokenizers).resolve())
     farm = RayFarm(generator(pipe, a.steps).settings, lambda: random_paper_suite(tok, batch_size=1), workers=1,
                    generator_factory=lambda: generator(random_pipeline("cogvideox-5b"), steps))
     farm.workers                                                               # the worker's process and models
@@ -200,7 +251,7 @@ def section_ray(a, pipe, suite, op, out):
     return rows
 
 
-SECTIONS = {"orders": section_orders, "anchor": section_anchor, "peaks": section_peaks, "batch": section_batch,
+SECTIONS = {"orders": section_orders, "reducers": section_reducers, "anchor": section_anchor, "peaks": section_peaks, "batch": section_batch,
             "plans": section_plans, "ray": section_ray}   # plans, then ray, last: offload leaves accelerate's hooks on the pipeline
 
 
@@ -214,6 +265,8 @@ def main():
     ap.add_argument("--sources", type=int, default=3, help="source prompts of the package's run")
     ap.add_argument("--released-sources", type=int, default=1, help="source prompts run in the released order")
     ap.add_argument("--batch-prompts", type=int, default=3)
+    ap.add_argument("--reducers", nargs="+", default=["screen 1 in 3 + pab"], choices=list(REDUCER_ROWS),
+                    help="the package's rows of the reducers section (each a reducer setting; 'none': the package's order alone)")
     ap.add_argument("--batch-size", type=int, default=1, help="videos per pipeline call in the package's run")
     ap.add_argument("--latency", type=float, default=8.0, help="median operator latency, s (lognormal, log-sd 0.5)")
     ap.add_argument("--out", default=None, help="folder for the runs' stores (default: a new temporary folder)")
@@ -222,7 +275,7 @@ def main():
     a.out = a.out or tempfile.mkdtemp(prefix="evolution-throughput-")
     t0 = time.perf_counter()
     pipe = random_pipeline("cogvideox-5b")
-    suite = random_paper_suite(Path(a.tokenizers) / "lm-tokenizer", batch_size=1)      # one video per pass, as released
+    suite = random_paper_suite(lm_tokenizer(a.tokenizers), batch_size=1)      # one video per pass, as released
     srv = rewrite_server(delay=lognormal_delay(a.latency, 0.5))
     op = OpenAIChat(base_url=srv.url, timeout=120)
     print(f"{torch.cuda.get_device_name()} | PYTORCH_CUDA_ALLOC_CONF={os.environ.get('PYTORCH_CUDA_ALLOC_CONF')} | torch {torch.__version__} | models built in {time.perf_counter() - t0:.0f} s | "

@@ -6,6 +6,8 @@
 #
 #   bash tools/device_wheels.sh          # .whl/*.whl, plus .whl/ray.tar.xz with --ray
 #   bash tools/device_wheels.sh --ray
+#   bash tools/device_wheels.sh --ray --train   # also trl and datasets (the GPU machine's transformers 5.17, peft and
+#                                               # accelerate run trl 1.16: 43_training_gpu's runs)
 #
 # On the GPU machine (the device tool's `run`, carry [".whl"]):
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -26,7 +28,12 @@ for p in "${PKGS[@]}"; do
   spec="$p${v:+==$v}"
   $PIP download -q --no-deps "${PLAT[@]}" -d .whl "$spec"
 done
-if [ "${1:-}" = "--ray" ]; then
+if [[ " $* " == *" --train "* ]]; then     # GRPO and the trainers: the versions this checkout is tested with
+  for p in trl datasets dill multiprocess; do
+    $PIP download -q --no-deps "${PLAT[@]}" -d .whl "$p==$(ver "$p")"
+  done
+fi
+if [[ " $* " == *" --ray "* ]]; then
   tmp=$(mktemp -d)
   $PIP download -q --no-deps "${PLAT[@]}" -d "$tmp" "ray==$(ver ray)"
   for p in jsonschema jsonschema-specifications referencing rpds-py; do

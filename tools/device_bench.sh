@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The GPU benchmarks of one device session in one background process, so they outlast the device tool's 10-minute
+# calls (a process in its own session runs on while the machine is held); `poll` waits and copies what they wrote.
+#
+# Here:  bash tools/device_wheels.sh --ray --train && python tools/minilm_standin.py copy .bench/minilm
+# There (the device tool's `run`, carry [".whl", ".bench", ".pav-cache/assets"]):
+#   bash tools/device_bench.sh start [SECONDS]   # install the wheels, start the runs, then poll
+#   bash tools/device_bench.sh poll [SECONDS]    # wait up to SECONDS for the runs to end, copy logs and rows to $OUT
+# Each run's log and JSON lines land in /tmp/bench (and in $OUT at every poll); `done` marks the end.
+set -uo pipefail
+B=/tmp/bench
+poll() {
+  local end=$((SECONDS + ${1:-540}))
+  while [ ! -f $B/done ] && [ $SECONDS -lt $end ]; do sleep 5; done
+  cp -r $B/. "${OUT:-/tmp/out}/" 2>/dev/null; nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
+  tail -n 5 $B/*.log
+}
+if [ "${1:-}" = "start" ]; then
+  mkdir -p $B /tmp/site
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  [ ! -f .whl/ray.tar.xz ] || tar -xJf .whl/ray.tar.xz -C /tmp/site || exit 1
+  export PYTHONPATH=/tmp/site:$PWD/.bench/minilm:$PWD PAV_CACHE=$PWD/.pav-cache HF_HUB_OFFLINE=1 \
+         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True TOKENIZERS_PARALLELISM=false
+  python3 tools/minilm_standin.py weights .bench/minilm > $B/setup.log 2>&1 || { cat $B/setup.log; exit 1; }
+  setsid nohup bash -c "
+    python3 benchmarks/evolution_throughput.py --sections reducers anchor --iterations 8 --sources 3 --steps 6 --latency 8 \
+        --json $B/evolution_throughput.jsonl > $B/1_reducers.log 2>&1
+    python3 benchmarks/grpo_step.py --steps 6 --max-steps 2 --group 8 --json $B/grpo_step.jsonl > $B/2_grpo.log 2>&1
+    python3 benchmarks/evolution_throughput.py --sections ray --iterations 1 --sources 2 --steps 6 --latency 8 \
+        --json $B/evolution_throughput.jsonl > $B/3_ray.log 2>&1
+    touch $B/done" > /dev/null 2>&1 < /dev/null &
+  poll "${2:-540}"
+elif [ "${1:-}" = "poll" ]; then
+  poll "${2:-540}"
+else
+  sed -n 2,9p "$0"; exit 2
+fi
