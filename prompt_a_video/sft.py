@@ -43,6 +43,7 @@ class SFTRecipe(Config):
     per_device_batch: int = 8          # examples per forward pass; the rest is gradient accumulation (8: 36 GB for Llama-3-8B, see the GPU notebook)
     lr: float = 1e-4                   # peak learning rate (AdamW)
     weight_decay: float = 0.0          # AdamW weight decay (llama-recipes: 0)
+    max_grad_norm: float | None = None # clip the gradient norm to this; None: trl's default (1.0); 0: no clipping (the released run)
     schedule: str = "step"             # 'step' (x step_gamma after each epoch, llama-recipes), 'linear' or 'constant'
     step_gamma: float = 0.85           # StepLR factor per epoch
     warmup_ratio: float = 0.0          # share of steps warming up linearly
@@ -66,7 +67,7 @@ class SFTRecipe(Config):
     @register_preset
     def paper(cls): return cls()
     @register_preset
-    def released(cls): return cls(epochs=12, batch_size=8, per_device_batch=4, packing=True, max_length=4096)
+    def released(cls): return cls(epochs=12, batch_size=8, per_device_batch=4, packing=True, max_length=4096, max_grad_norm=0.0)
     @register_preset
     def fast(cls): return cls(per_device_batch=16, gradient_checkpointing=True, checkpoint_layers=8, liger=True,
                               padding_free=True, attn="flex_attention")   # paper's numbers, 1.9x trl's default step at 36 GB (H100)
@@ -128,6 +129,7 @@ def training_args(recipe,                 # an `SFTRecipe` or `DPORecipe`
                   report_to=[], seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
                   use_liger_kernel=recipe.liger, padding_free=recipe.padding_free, dataloader_num_workers=0)
     if recipe.padding_free and not getattr(recipe, "packing", False): common["max_length"] = None   # trl: padding-free takes no max_length
+    if getattr(recipe, "max_grad_norm", None) is not None: common["max_grad_norm"] = recipe.max_grad_norm   # 0: none
     common.update(extra)
     if kind == "sft":
         return SFTConfig(**common, packing=recipe.packing, packing_strategy="wrapped", completion_only_loss=True)

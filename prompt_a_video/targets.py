@@ -12,9 +12,9 @@ from fastcore.basics import patch
 from .core import PavError
 
 # %% auto #0
-__all__ = ['T5_226', 'CLIP_L', 'COGVIDEOX_SETTINGS', 'OPENSORA_SETTINGS', 'VIDEO_TARGETS', 'OPENSORA_T5', 'OPENSORA_TARGETS',
-           'IMAGE_TARGETS', 'OFFLINE_TARGETS', 'IMAGE_DEFAULTS', 'TARGETS', 'TextEncoder', 'Target', 'get_target',
-           'encoder_tokenizer', 'target_tokenizers']
+__all__ = ['T5_226', 'CLIP_L', 'COGVIDEOX_EVAL_NEGATIVE', 'COGVIDEOX_SETTINGS', 'OPENSORA_SETTINGS', 'VIDEO_TARGETS',
+           'OPENSORA_T5', 'OPENSORA_TARGETS', 'IMAGE_TARGETS', 'OFFLINE_TARGETS', 'IMAGE_DEFAULTS', 'TARGETS',
+           'TextEncoder', 'Target', 'get_target', 'encoder_tokenizer', 'target_tokenizers']
 
 # %% ../nbs/06_targets.ipynb #c7c5e07a
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +55,7 @@ class Target:
     notes: str = ""               # caveats shown to users, e.g. why negative prompts are refused
     settings: dict = field(default_factory=dict)   # named settings: name -> GenerationSettings fields
     default_setting: str | None = None            # the named setting used when none is asked for
+    eval_setting: str | None = None               # the named setting `pav eval` uses when none is asked for (None: `default_setting`)
     kind: str = "video"           # 'video', or 'image' for text-to-image models (one frame, returned as `Picture`)
     weightless: bool = False      # the pipeline loads without a checkpoint (the sandbox): tokenizers come from `offline`
 
@@ -64,10 +65,21 @@ def token_budget(self: Target) -> int:
     "The smallest token budget among the text encoders: what a prompt must fit."
     return min(t.max_tokens for t in self.text_encoders)
 
+# %% ../nbs/06_targets.ipynb #f20068f2
+# The negative prompt of the released CogVideoX evaluation script (text-to-video/CogVideoX/sample_video.py), verbatim.
+COGVIDEOX_EVAL_NEGATIVE = (
+    "The video is not of a high quality, it has a low resolution, and the audio quality is not clear. Strange motion "
+    "trajectory, a poor composition and deformed video, low resolution, duplicate and ugly, strange body structure, long "
+    "and strange neck, bad teeth, bad eyes, bad limbs, bad hands, rotating camera, blurry camera, shaking camera. "
+    "Deformation, low-resolution, blurry, ugly, distortion.")
+
+
 # %% ../nbs/06_targets.ipynb #17f0a276
 COGVIDEOX_SETTINGS = {
     "paper": dict(num_frames=33, height=480, width=720, steps=50, guidance=6.0, fps=8, scheduler="dpm",
                   dynamic_cfg=True, zero_uncond=True),
+    "paper-eval": dict(num_frames=33, height=480, width=720, steps=50, guidance=6.0, fps=8, scheduler="dpm",
+                       dynamic_cfg=True, zero_uncond=False, negative_prompt=COGVIDEOX_EVAL_NEGATIVE),
     "model-card": dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
 }
 
@@ -84,7 +96,7 @@ VIDEO_TARGETS = [
          settings=COGVIDEOX_SETTINGS, default_setting="model-card"),
     dict(name="cogvideox-5b", model_id="THUDM/CogVideoX-5b", pipeline="CogVideoXPipeline", num_frames=49, height=480,
          width=720, steps=50, guidance=6.0, fps=8, dtype="bf16", text_encoders=(T5_226,), frame_rule=(8, 1), max_frames=49,
-         settings=COGVIDEOX_SETTINGS, default_setting="paper",
+         settings=COGVIDEOX_SETTINGS, default_setting="paper", eval_setting="paper-eval",
          notes="the released Prompt-A-Video CogVideoX data were rendered with this model"),
     dict(name="ltx-video", model_id="Lightricks/LTX-Video", pipeline="LTXPipeline", num_frames=161, height=480, width=704,
          steps=50, guidance=3.0, fps=24, dtype="bf16", size_multiple=32, frame_rule=(8, 1),
@@ -132,6 +144,8 @@ OFFLINE_TARGETS = [
          steps=4, guidance=6.0, fps=8, dtype="fp32", text_encoders=(T5_226,), frame_rule=(8, 1),
          notes="tiny random CogVideoX for tests; offline",
          settings={"paper": {k: COGVIDEOX_SETTINGS["paper"][k] for k in ("scheduler", "dynamic_cfg", "zero_uncond")},
+                   "paper-eval": {k: COGVIDEOX_SETTINGS["paper-eval"][k]
+                                  for k in ("scheduler", "dynamic_cfg", "zero_uncond", "negative_prompt")},
                    "model-card": {}}, default_setting="model-card"),
     dict(name="tiny-opensora", model_id="asset:tiny-opensora", pipeline="prompt_a_video.opensora.OpenSoraPipeline",
          num_frames=17, height=32, width=32, steps=2, guidance=7.0, fps=24, dtype="fp32", text_encoders=(OPENSORA_T5,),

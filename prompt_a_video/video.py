@@ -56,6 +56,7 @@ class GenerationSettings(Config):
     scheduler: str | None = None     # 'dpm' or 'ddim' (CogVideoX schedulers, trailing spacing); None: the checkpoint's
     dynamic_cfg: bool | None = None  # CogVideoX's dynamic classifier-free guidance (the released code's sampler)
     zero_uncond: bool | None = None  # guide against a zeroed text embedding, as the released code does, not an encoded ""
+    negative_prompt: str | None = None  # negative prompt for every video (None: the named setting's, if any; "": none)
 
     @register_preset
     def paper(cls): return cls(target="cogvideox-5b", setting="paper")
@@ -72,7 +73,7 @@ def resolved(self: GenerationSettings) -> "GenerationSettings":
         raise PavError(f"target {t.name!r} has no setting {name!r}; choose one of {sorted(t.settings) or 'none'}")
     named = t.settings.get(name, {})
     base = {k: getattr(t, k) for k in ("num_frames", "height", "width", "steps", "guidance", "fps")}
-    base |= {"scheduler": None, "dynamic_cfg": False, "zero_uncond": False} | named
+    base |= {"scheduler": None, "dynamic_cfg": False, "zero_uncond": False, "negative_prompt": None} | named
     r = self.replace(setting=name, **{k: v for k, v in base.items() if getattr(self, k) is None})
     if r.dtype in (None, "auto"):
         r = r.replace(dtype=t.dtype if pick_device(r.device).type == "cuda" else "fp32")
@@ -92,6 +93,8 @@ def _check_settings(t: Target, s: GenerationSettings):
                        f"(recommended {t.num_frames})")
     if t.max_frames and s.num_frames > t.max_frames:
         raise PavError(f"num_frames={s.num_frames} is too many for target {t.name!r} (at most {t.max_frames})")
+    if s.negative_prompt and s.negative_prompt.strip() and not t.negative_prompt:
+        raise PavError(f"target {t.name!r} does not take a negative prompt ({t.notes}): leave negative_prompt unset")
     if s.steps < 1: raise PavError(f"steps must be at least 1, got {s.steps}")
     if s.batch_size < 1: raise PavError(f"batch_size must be at least 1, got {s.batch_size}")
     if s.cache_hook not in CACHE_HOOKS: raise PavError(f"unknown cache_hook {s.cache_hook!r}; choose one of {list(CACHE_HOOKS)}")
@@ -100,6 +103,14 @@ def _check_settings(t: Target, s: GenerationSettings):
 
 # %% ../nbs/10_video.ipynb #567ddd1d
 SCHEDULERS = {"dpm": "CogVideoXDPMScheduler", "ddim": "CogVideoXDDIMScheduler"}
+
+# %% ../nbs/10_video.ipynb #3f7a6c9e
+@patch
+def for_eval(self: GenerationSettings) -> GenerationSettings:
+    "These settings, with the target's evaluation setting when none is named."
+    t = get_target(self.target)
+    return self if self.setting is not None or t.eval_setting is None else self.replace(setting=t.eval_setting)
+
 
 # %% ../nbs/10_video.ipynb #9ecf8ac7
 _PIXEL_FIELDS = ("model_id", "num_frames", "height", "width", "steps", "guidance", "fps", "dtype", "vae_tiling", "cache_hook",
@@ -419,10 +430,11 @@ def _render(self: VideoGenerator, prompts: list[str], seeds: list[int], negative
 def generate(self: VideoGenerator,
              prompts: str | Sequence[str],  # one prompt or several; blank ones are refused
              seeds: int | Sequence[int] | None = None,  # one per prompt, or one int for all (None: 0), each in [0, 2**63)
-             negative_prompt: str | None = None,  # used for every prompt; None or blank: none (targets without negative prompts refuse one)
+             negative_prompt: str | None = None,  # used for every prompt; None: the settings' (`negative_prompt`); blank: none
              progress: bool = True,  # progress bar over the videos not found in the cache (False: none)
             ) -> list[Video]:
     "Render each prompt with its seed (cache first); returns one `Video` per prompt, in order."
+    if negative_prompt is None: negative_prompt = self.settings.negative_prompt
     prompts, seeds = validate_prompts(prompts, seeds, negative_prompt, self.target)
     if negative_prompt is not None and not negative_prompt.strip(): negative_prompt = None
     bs = self.settings.batch_size

@@ -5,6 +5,10 @@
 # %% ../../nbs/25_mps.ipynb #0f871752
 from __future__ import annotations
 
+import collections
+import functools
+import io
+import pickle
 from pathlib import Path
 
 import torch
@@ -13,12 +17,13 @@ from torch import nn
 
 from fastcore.basics import patch
 
-from ..core import PavError, pick_device, pick_dtype
+from ..core import PavError, atomic_write, pick_device, pick_dtype
 from .base import Reward, check_keys, fetch_checkpoint
 
 # %% auto #0
 __all__ = ['MPS_CONDITION', 'MPS_CLIP', 'TINY_MPS_ARCH', 'MPSConditionModel', 'MPSModel', 'build_tiny_mps', 'load_mps',
-           'mps_reward']
+           'mps_reward', 'Inert', 'TensorUnpickler', 'read_pickled_tensors', 'save_mps_standin', 'module_tensors',
+           'convert_mps']
 
 # %% ../../nbs/25_mps.ipynb #8eb7aaa9
 # Interface constant: the condition text of MPS's "overall" preference (MPS's evaluation code), verbatim.
@@ -234,8 +239,8 @@ def load_mps(checkpoint: str | Path,   # MPS state dict: .safetensors, or .pt/.p
         else: sd = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise PavError(f"{path} is not a plain state dict (the released MPS file is a pickled model object, which is "
-                       "not loaded here because unpickling runs code). Convert it once where MPS's code is installed: "
-                       "torch.save(torch.load(p, weights_only=False).state_dict(), 'MPS_overall_state_dict.pt')") from None
+                       f"not loaded here because unpickling runs code). Convert it once, safely: pav assets --convert-mps {path}, "
+                       "then pass the .safetensors it writes") from None
     if not isinstance(sd, dict): raise PavError(f"{path}: expected a state dict, got {type(sd).__name__}")
     sd = {k: v for k, v in sd.items() if not k.endswith("position_ids")}
     try:
@@ -259,6 +264,7 @@ def mps_reward(checkpoint: str | Path | None = None, # MPS state dict (see `load
                model=None,                           # an `MPSModel` already loaded; None: `load_mps(checkpoint, ...)`
                tokenizer=None,                       # its CLIP tokenizer (with `model`)
                processor=None,                       # its CLIP image processor (with `model`)
+               autocast: bool = False,               # score under bf16 autocast, as the released code does (weights stay in `dtype`)
                **arch,                               # condition-module sizes for `load_mps`
               ) -> Reward:                           # scores the dimension 'MPS' (raw)
     "MPS overall preference (raw) of 4 frames against the original prompt, averaged; batched over videos."
@@ -271,9 +277,213 @@ def mps_reward(checkpoint: str | Path | None = None, # MPS state dict (see `load
         for i in range(0, len(videos), batch_size):
             chunk, ps = videos[i:i + batch_size], prompts[i:i + batch_size]
             px = processor(images=[f for v in chunk for f in v.sample(n_frames)], return_tensors="pt")["pixel_values"]
-            with torch.inference_mode():      # mask normalised per video, as when scoring one video at a time
+            with torch.inference_mode(), torch.autocast(w.device.type, dtype=torch.bfloat16, enabled=autocast):   # mask normalised per video
                 s = model(enc([p for p in ps for _ in range(n_frames)], w.device), px.to(w.device, w.dtype),
                           enc([condition] * (n_frames * len(chunk)), w.device), group=n_frames).float()
             out += [{"MPS": float(x)} for x in s.view(len(chunk), n_frames).mean(1)]
         return out
-    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}", models=(model,))   # 2: pooled prompt embedding
+    return Reward(f"mps:{Path(str(checkpoint)).name}", ("MPS",), fn, version=f"2:{n_frames}" + (":autocast" if autocast else ""), models=(model,))   # 2: pooled prompt embedding
+
+# %% ../../nbs/25_mps.ipynb #2a920403
+class _InertMeta(type):
+    "Type of the placeholders: calling one (what a pickle's REDUCE or INST would do) is refused."
+    def __call__(cls, *args, **kwargs):
+        raise PavError(f"its pickle calls {cls.qualname}, which is neither a tensor nor a storage rebuilder; "
+                       "refused before anything ran")
+
+
+# %% ../../nbs/25_mps.ipynb #87f8b5bc
+class Inert(metaclass=_InertMeta):
+    "A global named in a pickle, recorded and never run; objects made from it keep their pickled `state`."
+    qualname = "?"   # module.name of the global it stands for
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        obj.state = None
+        return obj
+    def __setstate__(self, state): self.state = state
+    def __repr__(self): return f"<inert {self.qualname}>"
+
+
+# %% ../../nbs/25_mps.ipynb #93945b63
+@functools.cache
+def _placeholder(module: str, name: str) -> type:
+    "The `Inert` subclass standing for global `module.name` (one per name)."
+    return _InertMeta(name, (Inert,), {"qualname": f"{module}.{name}", "__module__": "inert"})
+
+
+# %% ../../nbs/25_mps.ipynb #104fbbe7
+_STORAGE_DTYPES = {"FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+                   "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+                   "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool", "UntypedStorage": "uint8"}
+
+
+# %% ../../nbs/25_mps.ipynb #abd8d850
+def _tensor(storage, offset, size, stride, *rest):
+    "A tensor on a loaded storage through torch's own `_rebuild_tensor_v2` (no grad, no hooks, no metadata)."
+    if not isinstance(storage, torch.storage.TypedStorage): raise PavError(f"a tensor's storage is a {type(storage).__name__}")
+    return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), False, collections.OrderedDict())
+
+
+# %% ../../nbs/25_mps.ipynb #915f1bc4
+def _param(data, *rest):
+    "A parameter's tensor (its requires_grad, hooks and state are dropped)."
+    if not isinstance(data, torch.Tensor): raise PavError(f"a parameter holds a {type(data).__name__}, not a tensor")
+    return data
+
+
+# %% ../../nbs/25_mps.ipynb #15ed29a1
+def _from_type(func, new_type, args, state):
+    "A tensor subclass's tensor, rebuilt by an allowed rebuilder; its type and state are dropped."
+    if func not in (_tensor, _param): raise PavError(f"a tensor is rebuilt by {getattr(func, 'qualname', func)!r}")
+    return func(*args)
+
+
+# %% ../../nbs/25_mps.ipynb #c63b1a35
+_SAFE_CALLS = {("torch._utils", "_rebuild_tensor_v2"): _tensor, ("torch._utils", "_rebuild_tensor"): _tensor,
+               ("torch._utils", "_rebuild_parameter"): _param, ("torch._utils", "_rebuild_parameter_with_state"): _param,
+               ("torch._tensor", "_rebuild_from_type_v2"): _from_type, ("torch._utils", "_rebuild_from_type_v2"): _from_type,
+               ("collections", "OrderedDict"): collections.OrderedDict, ("builtins", "set"): set,
+               ("builtins", "frozenset"): frozenset}
+
+
+# %% ../../nbs/25_mps.ipynb #84fb1df2
+class TensorUnpickler(pickle.Unpickler):
+    "Rebuilds tensors and storages only; any other global becomes an `Inert` placeholder, and calling one is refused."
+    def __init__(self, file,              # the pickle stream (a binary file object)
+                 storages=None,           # key -> bytes of that storage (a torch zip checkpoint's data/KEY); None: no storages
+                ):
+        super().__init__(file)
+        self.storages, self.loaded, self.globals = storages, {}, collections.Counter()
+
+
+# %% ../../nbs/25_mps.ipynb #1c3715d1
+@patch
+def find_class(self: TensorUnpickler,
+               module: str,  # the global's module, as the pickle names it
+               name: str,    # the global's name in that module
+              ):
+    "A storage's dtype, an allowed rebuilder, or an `Inert` placeholder; nothing is imported."
+    import _compat_pickle                 # the Python 2 names protocols 0-2 write (`__builtin__.set`), mapped as pickle does
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+    self.globals[f"{module}.{name}"] += 1
+    if module == "torch" and name in _STORAGE_DTYPES: return getattr(torch, _STORAGE_DTYPES[name])
+    return _SAFE_CALLS.get((module, name)) or _placeholder(module, name)
+
+
+# %% ../../nbs/25_mps.ipynb #7815dd10
+@patch
+def persistent_load(self: TensorUnpickler,
+                    pid,  # the persistent id: ('storage', dtype, key, location, numel) in a torch checkpoint
+                   ):
+    "The storage a torch checkpoint's persistent id names, read from its zip entry."
+    ok = isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], torch.dtype)
+    if not ok or self.storages is None: raise PavError(f"it refers to {str(pid)[:60]}, not to a storage of a torch checkpoint")
+    dtype, key = pid[1], str(pid[2])
+    if key not in self.loaded:
+        raw = bytearray(self.storages(key))
+        u = torch.UntypedStorage.from_buffer(raw, dtype=torch.uint8) if raw else torch.UntypedStorage(0)
+        self.loaded[key] = torch.storage.TypedStorage(wrap_storage=u, dtype=dtype, _internal=True)
+    return self.loaded[key]
+
+
+# %% ../../nbs/25_mps.ipynb #44994cbb
+def read_pickled_tensors(path: str | Path,  # a torch.save file (zip format) or a plain pickle
+                        ) -> tuple[object, collections.Counter]:   # the object (tensors real, other globals `Inert`) and the globals named
+    "Unpickle `path` without running its code: tensors and storages are rebuilt, everything else stays inert."
+    import zipfile
+    path = Path(path)
+    if not path.is_file(): raise PavError(f"no file at {path}")
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+                pkl = next((n for n in names if n.endswith("/data.pkl") or n == "data.pkl"), None)
+                if pkl is None: raise PavError("it is a zip file without data.pkl, not a torch checkpoint")
+                root = pkl[: -len("data.pkl")]
+                if root + "byteorder" in names and z.read(root + "byteorder") != b"little":
+                    raise PavError("its tensors are big-endian; convert it on a big-endian machine")
+                u = TensorUnpickler(io.BytesIO(z.read(pkl)), storages=lambda key: z.read(f"{root}data/{key}"))
+                obj = u.load()
+        else:
+            with open(path, "rb") as f:
+                u = TensorUnpickler(f)
+                obj = u.load()
+    except PavError as e: raise PavError(f"{path} is refused: {e}") from None
+    except Exception as e: raise PavError(f"{path} could not be read as a model file ({type(e).__name__}: {e})") from None
+    if isinstance(obj, int) and obj == 0x1950A86A20F9469CFC6C:
+        raise PavError(f"{path} is in torch's legacy (pre-1.6) format; re-save it with a current torch where its code is installed")
+    return obj, u.globals
+
+
+# %% ../../nbs/25_mps.ipynb #a18ead30
+def save_mps_standin(path: str | Path,                    # where torch.save writes the model object
+                     clip_dir: str | Path | None = None,  # CLIP folder whose config sizes the backbone (default: the tiny CLIP)
+                     seed: int = 2,                       # the weights of `build_tiny_mps(seed=seed)`
+                    ) -> Path:
+    "Write the tiny MPS as the released file is stored: a whole model object from a throwaway `trainer.models` package."
+    import importlib, sys, tempfile
+    from transformers import CLIPConfig
+    from prompt_a_video.assets import tiny_clip_dir
+    files = {"trainer/__init__.py": "", "trainer/models/__init__.py": "",
+             "trainer/models/cross_modeling.py": ("from prompt_a_video.rewards.mps import MPSConditionModel\n"
+                                                  "class Cross_model(MPSConditionModel): pass\n"),
+             "trainer/models/clip_model.py": ("from torch import nn\nfrom transformers import CLIPModel as HFCLIPModel\n"
+                                              "from trainer.models.cross_modeling import Cross_model\n"
+                                              "class XCLIPModel(HFCLIPModel): pass\n"
+                                              "class CLIPModel(nn.Module):\n"
+                                              "    def __init__(self, config, **arch):\n"
+                                              "        super().__init__()\n"
+                                              "        self.model = XCLIPModel(config)\n"
+                                              "        self.cross_model = Cross_model(config.projection_dim, **arch)\n")}
+    with tempfile.TemporaryDirectory() as d:
+        for rel, text in files.items():
+            (Path(d) / rel).parent.mkdir(parents=True, exist_ok=True); (Path(d) / rel).write_text(text)
+        sys.path.insert(0, d)
+        try:
+            model = importlib.import_module("trainer.models.clip_model").CLIPModel(
+                CLIPConfig.from_pretrained(clip_dir or tiny_clip_dir()), **TINY_MPS_ARCH)
+            sd = torch.load(build_tiny_mps(Path(d) / "sd.pt", clip_dir, seed), weights_only=True)
+            model.load_state_dict({k: v for k, v in sd.items() if not k.endswith("position_ids")})
+            torch.save(model, path)
+        finally:
+            sys.path.remove(d)
+            for m in [m for m in sys.modules if m == "trainer" or m.startswith("trainer.")]: del sys.modules[m]
+    return Path(path)
+
+
+# %% ../../nbs/25_mps.ipynb #d372594d
+def module_tensors(obj,              # an `Inert` nn.Module from `read_pickled_tensors`, or a dict of tensors
+                   prefix: str = "", # prepended to every key
+                  ) -> dict:
+    "The state dict an nn.Module object would give (parameters, persistent buffers, submodules), read from its pickled state."
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {prefix + k: v for k, v in obj.items()}
+    st = obj.state[0] if isinstance(obj, Inert) and isinstance(obj.state, tuple) else getattr(obj, "state", None)
+    if not (isinstance(st, dict) and "_parameters" in st and "_modules" in st):
+        raise PavError(f"{prefix or 'the file'} holds {obj!r:.60}, neither an nn.Module object nor a dict of tensors")
+    skip = st.get("_non_persistent_buffers_set") or set()
+    out = {prefix + k: v for k, v in st["_parameters"].items() if v is not None}
+    out |= {prefix + k: v for k, v in st.get("_buffers", {}).items() if v is not None and k not in skip}
+    for k, m in st["_modules"].items():
+        if m is not None: out |= module_tensors(m, f"{prefix}{k}.")
+    bad = [k for k, v in out.items() if not isinstance(v, torch.Tensor)]
+    if bad: raise PavError(f"{bad[0]} is a {type(out[bad[0]]).__name__}, not a tensor")
+    return out
+
+
+# %% ../../nbs/25_mps.ipynb #0dd59156
+def convert_mps(src: str | Path,              # the released MPS file (a pickled model object), or any torch.save of a model or state dict
+                out: str | Path | None = None, # the .safetensors to write (None: beside `src`, same name)
+               ) -> Path:
+    "Write the state dict of a pickled MPS model as .safetensors, without running any of the pickle's code."
+    import safetensors.torch
+    src = Path(src)
+    out = Path(out) if out is not None else src.with_suffix(".safetensors")
+    if out.suffix != ".safetensors": raise PavError(f"--out {out} must end in .safetensors")
+    obj, _ = read_pickled_tensors(src)
+    sd = {k: v.detach().contiguous().clone() for k, v in module_tensors(obj).items()}
+    if not sd: raise PavError(f"{src} holds no tensors")
+    top = obj.qualname if isinstance(obj, Inert) else type(obj).__name__
+    atomic_write(out, safetensors.torch.save(sd, metadata={"format": "pt", "source": src.name, "object": top}))
+    return out
+

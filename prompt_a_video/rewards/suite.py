@@ -113,17 +113,18 @@ def paper(cls: RewardSuite,
           mps: str | None = None,                      # MPS overall state dict (.pt/.safetensors), required
           mps_clip: str | None = None,                 # MPS backbone config/tokenizer; None: laion/CLIP-ViT-H-14-laion2B-s32B-b79K
           mps_arch: dict | None = None,                # MPS condition-module sizes (tests use tiny ones)
+          mps_autocast: bool = False,                  # score MPS under bf16 autocast, as the released code does
           device="auto",                               # where the models run
           dtype="bf16",                                # VideoScore and MPS dtype (the aesthetic head runs in fp32)
           cache: bool | str | Path = True              # score cache: True (default folder), a folder, or False
           ) -> RewardSuite:
     "The paper's suite: VideoScore (VQ, TC, DD, TVA, FC), LAION aesthetic (AES) and MPS, all raw."
     if mps is None:
-        raise PavError("RewardSuite.paper needs mps=<path to the MPS overall state dict> (see the MPS page: the "
-                       "released pickled checkpoint must be converted to a state dict once)")
+        raise PavError("RewardSuite.paper needs mps=<path to the MPS overall state dict> (the released pickled "
+                       "checkpoint converts safely with: pav assets --convert-mps MPS_overall_checkpoint.pth)")
     from prompt_a_video.rewards.aesthetic import AESTHETIC_HEAD_URL, aesthetic_reward
     from prompt_a_video.rewards.mps import MPS_CLIP, mps_reward
     from prompt_a_video.rewards.videoscore import videoscore_reward
     return cls([videoscore_reward(videoscore, device=device, dtype=dtype),
                 aesthetic_reward(clip, aesthetic_head or AESTHETIC_HEAD_URL, device=device),
-                mps_reward(mps, mps_clip or MPS_CLIP, device=device, dtype=dtype, **(mps_arch or {}))], name="paper", cache=cache)
+                mps_reward(mps, mps_clip or MPS_CLIP, device=device, dtype=dtype, autocast=mps_autocast, **(mps_arch or {}))], name="paper", cache=cache)
