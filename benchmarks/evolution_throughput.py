@@ -285,7 +285,7 @@ def main():
     try:
         for name in a.sections:
             rows = SECTIONS[name](a, pipe, suite, op, a.out)
-            print(f"\n## {name}\n" + format_table(rows), flush=True)
+            print(f"\n## {name}\n" + format_table(rows, list(dict.fromkeys(k for r in rows for k in r))), flush=True)
             if a.json:
                 with open(a.json, "a") as f:
                     for r in rows: f.write(json.dumps({"section": name, **r}) + "\n")

@@ -71,12 +71,13 @@ def lognormal_delay(median: float = 8.0,  # seconds: half the answers come soone
 def rewrite_server(port: int = 0,        # 0: any free port
                    delay: float | Callable[[int], float] = 0.0  # seconds before each answer, or a function of the request's hash (`lognormal_delay`)
                    ) -> ThreadingHTTPServer:
-    "A loopback evolution operator: answers each request (after `delay` s) with tagged rewrites derived from it."
+    "A loopback evolution operator: answers each request (after `delay` s) with tagged rewrites derived from it and its seed."
     def answer(req):
         system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
         orig = re.search(r"^0\. (.*?) \((?:scores:|score,)", user, re.M).group(1)
         n = int(re.search(r"exactly (\d+) new rewrite", system).group(1))
-        h = int(hashlib.sha256(user.encode()).hexdigest(), 16)
+        key = user if req.get("seed") is None else f"{user}\n#seed {req['seed']}"   # a new round asks with a new seed
+        h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
         picks = [", ".join(_LOOKS[(h >> (8 * i + j)) % len(_LOOKS)] for j in range(3)) for i in range(n)]
         time.sleep(delay(h) if callable(delay) else delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}.</PROMPT>" for i, p in enumerate(picks))
