@@ -8,16 +8,18 @@ from __future__ import annotations
 from fastcore.basics import patch
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .core import Config, PavError, atomic_write, format_table, register_preset, short_path
 
 # %% auto #0
-__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo', 'plot_demo',
-           'demo_results', 'demo_report_text', 'write_demo_report']
+__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo',
+           'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_report_text', 'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
 @dataclass
@@ -37,16 +39,23 @@ class DemoConfig(Config):
     operator: str = "local"             # evolution operator: 'local' (SmolLM2), an OpenAI model or a server URL
     seed: int = 0                       # shuffles the prompt set before the split
     compare_sft: bool = True            # also evaluate the SFT booster alone (what DPO adds on top of it)
+    grpo_steps: int = 0                 # GRPO steps after DPO, on the DPO prompts (0: no GRPO stage)
+    grpo_group: int = 4                 # rewrites sampled per prompt in a GRPO step
 
     @register_preset
     def default(cls): return cls()
     @register_preset
     def quick(cls): return cls(evolve_prompts=4, dpo_prompts=3, eval_prompts=6, iterations=2, candidates=2,
-                               dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False)
+                               dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False, grpo_steps=1)
+    @register_preset
+    def long(cls): return cls(evolve_prompts=24, dpo_prompts=12, eval_prompts=24, iterations=2, candidates=3,
+                              dpo_candidates=4, sft_epochs=8, dpo_epochs=3, seeds=2, grpo_steps=8)
 
     def __post_init__(self):
         for k in ("evolve_prompts", "dpo_prompts", "eval_prompts", "iterations", "candidates", "sft_epochs", "dpo_epochs", "seeds"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.grpo_steps < 0: raise PavError(f"grpo_steps must be at least 0 (0: no GRPO stage), got {self.grpo_steps}")
+        if self.grpo_group < 2: raise PavError(f"grpo_group must be at least 2 (GRPO compares rewrites of one prompt), got {self.grpo_group}")
         if self.dpo_candidates < 2: raise PavError(f"dpo_candidates must be at least 2 (a chosen and a rejected), got {self.dpo_candidates}")
         if self.target not in ("sandbox", "tiny"): raise PavError(f"the demo runs on target 'sandbox' or 'tiny', not {self.target!r}")
 
@@ -66,7 +75,7 @@ def demo_splits(cfg: DemoConfig,  # sizes, prompt set and seed
     return {"evolve": pool[:a], "dpo": pool[a:b], "eval": pool[b:need]}
 
 # %% ../nbs/61_demo.ipynb #3d0cd5f4
-STAGES = ("1-evolve", "2-sft", "3-dpo-data", "4-dpo", "5-eval")
+STAGES = ("1-evolve", "2-sft", "3-dpo-data", "4-dpo", "4b-grpo", "5-eval")
 
 # %% ../nbs/61_demo.ipynb #f4cb6f23
 SMOLLM2_DECODING = {"temperature": 0.0, "max_new_tokens": 90, "repetition_penalty": 1.15}   # the `smollm2` booster preset's
@@ -78,6 +87,7 @@ def demo_recipes(cfg: DemoConfig,  # the demo's settings
     from prompt_a_video.data import DPODataConfig, SFTDataConfig
     from prompt_a_video.dpo import DPORecipe
     from prompt_a_video.evolution import EvolutionConfig
+    from prompt_a_video.grpo import GRPORecipe
     from prompt_a_video.sft import SFTRecipe
     return {"evolution": EvolutionConfig.small_operator().replace(iterations=cfg.iterations, candidates=cfg.candidates),
             "sft_data": SFTDataConfig.filtered().replace(template="paper"),
@@ -85,7 +95,10 @@ def demo_recipes(cfg: DemoConfig,  # the demo's settings
                                                save_steps=4, template="paper", prefill=True, decoding=SMOLLM2_DECODING),
             "dpo_data": DPODataConfig(candidates=cfg.dpo_candidates, max_new_tokens=80, thresholds="relative", quantile=0.1,
                                       template="paper", seed=cfg.seed),
-            "dpo": DPORecipe.smollm2().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=1e-4, save_steps=4)}
+            "dpo": DPORecipe.smollm2().replace(epochs=cfg.dpo_epochs, batch_size=4, per_device_batch=4, lr=1e-4, save_steps=4),
+            "grpo": GRPORecipe(max_steps=max(1, cfg.grpo_steps), prompts_per_step=2, group=cfg.grpo_group, lr=1e-4,
+                               max_completion_length=SMOLLM2_DECODING["max_new_tokens"], lora_r=8, lora_alpha=16,
+                               save_steps=max(1, cfg.grpo_steps // 4), seed=cfg.seed)}
 
 # %% ../nbs/61_demo.ipynb #661e5ca2
 def demo_parts(target: str,  # 'sandbox' or 'tiny'
@@ -111,12 +124,13 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
              cfg: DemoConfig | None = None,  # sizes and choices; the default preset if None
              progress: bool = True,          # progress bars
              ) -> dict:
-    "Evolution -> SFT pairs -> SFT -> DPO triples -> DPO -> held-out comparison, resumable; returns results.json's content."
+    "Evolution -> SFT pairs -> SFT -> DPO triples -> DPO [-> GRPO] -> held-out comparison, resumable; returns results.json's content."
     from prompt_a_video.booster import PromptBooster
     from prompt_a_video.data import build_dpo_triples, build_sft_pairs
     from prompt_a_video.dpo import train_dpo
     from prompt_a_video.evaluation import compare_methods, release_memory
     from prompt_a_video.evolution import Evolution
+    from prompt_a_video.grpo import train_grpo
     from prompt_a_video.llm import make_operator
     from prompt_a_video.sft import train_sft
     cfg, out = cfg or DemoConfig.default(), Path(out)
@@ -125,7 +139,7 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     f = out / "demo.json"
     if f.is_file() and json.loads(f.read_text()) != spec:
         raise PavError(f"{short_path(out)} holds a demo with other settings; use a new --out folder (or the same settings to resume)")
-    if not f.is_file() and out.is_dir() and any(out.iterdir()):
+    if not f.is_file() and out.is_dir() and any(x.name != "pav.log" for x in out.iterdir()):   # the CLI's log may be there first
         raise PavError(f"{short_path(out)} is not empty and holds no demo; use a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(f, json.dumps(spec, indent=1))
@@ -144,11 +158,40 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     del booster                                   # SmolLM2 leaves before DPO loads its own copy
     release_memory()
     _timed(times, "dpo", train_dpo, d["2-sft"], d["3-dpo-data"], d["4-dpo"], rec["dpo"], progress)
-    methods = {"smollm2": "smollm2", **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"])}
+    if cfg.grpo_steps:                            # GRPO from the DPO booster, on the DPO prompts, rewarded by the same renders
+        _timed(times, "grpo", train_grpo, d["4-dpo"], splits["dpo"], gen, suite, d["4b-grpo"], rec["grpo"], progress=progress)
+        release_memory()
+    methods = {"smollm2": "smollm2", **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"]),
+               **({"sft+dpo+grpo": str(d["4b-grpo"])} if cfg.grpo_steps else {})}
     res = _timed(times, "evaluation", compare_methods, methods, splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
                  progress=progress)
     results = demo_results(out, cfg, splits, evolution, dict(pair_counts), dict(triple_counts), rules, res, times)
     return write_demo_report(out, results, res, cfg)
+
+# %% ../nbs/61_demo.ipynb #243b79aa
+def paired_differences(res: dict,                   # `compare_methods`' result (its per-prompt values)
+                       baseline: str = "smollm2",   # the method every other one is set against
+                       metrics: Sequence[str] = ("score", "fidelity"),  # per-prompt metrics compared
+                      ) -> list[dict]:
+    "Per method and metric: the mean per-prompt difference from `baseline`, with its paired 95% interval."
+    from prompt_a_video.evaluation import mean_ci
+    per = res["per_prompt"]
+    if baseline not in per: raise PavError(f"no method {baseline!r} in the comparison; it has {list(per)}")
+    rows = []
+    for m in (m for m in per if m != baseline):
+        for k in metrics:
+            mean, low, high = mean_ci([a - b for a, b in zip(per[m][k], per[baseline][k])])
+            rows.append({"method": m, "metric": k, "vs": baseline, "mean": mean, "low": low, "high": high, "n": len(per[m][k])})
+    return rows
+
+# %% ../nbs/61_demo.ipynb #3b5f25af
+def paired_verdict(row: dict,  # a `paired_differences` row
+                  ) -> str:
+    "Plain words for one paired difference: higher, lower, or not distinguishable at 95%."
+    if not (math.isfinite(row["low"]) and math.isfinite(row["high"])): return "too few prompts to say"
+    if row["low"] > 0: return f"higher than {row['vs']}"
+    if row["high"] < 0: return f"lower than {row['vs']}"
+    return f"not distinguishable from {row['vs']}"
 
 # %% ../nbs/61_demo.ipynb #fb006f4d
 def _read_json(p: Path):
@@ -158,27 +201,30 @@ def _read_json(p: Path):
 def plot_demo(results: dict,                 # `run_demo`'s results
               path: str | Path | None = None,  # PNG to write
               ):
-    "Four panels: evolution's best score, SFT loss, DPO reward margin, held-out score per method with 95% intervals."
+    "Evolution's best score, SFT loss, DPO reward margin, GRPO's mean reward (if it ran), held-out score per method with 95% intervals."
     import math
     import matplotlib
     if path: matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 4, figsize=(13, 2.8), dpi=80)
+    grpo = results.get("grpo", {}).get("log") or []
+    fig, ax = plt.subplots(1, 5 if grpo else 4, figsize=(16 if grpo else 13, 2.8), dpi=80)
     ys = results["evolution"]["best_per_iteration"]
     ax[0].plot(range(len(ys)), ys, marker="o"); ax[0].set_xticks(range(len(ys)))
     ax[0].set_title("1 evolution: best score so far", fontsize=9); ax[0].set_xlabel("iteration (0 = original)")
-    for a, key, log, title in ((ax[1], "loss", results["sft"]["log"], "3 SFT: training loss"),
-                               (ax[2], "rewards/margins", results["dpo"]["log"], "5 DPO: reward margin")):
+    panels = [(ax[1], "loss", results["sft"]["log"], "3 SFT: training loss"),
+              (ax[2], "rewards/margins", results["dpo"]["log"], "5 DPO: reward margin")]
+    if grpo: panels.append((ax[3], "reward", grpo, "5b GRPO: mean reward"))
+    for a, key, log, title in panels:
         pts = [(r["step"], r[key]) for r in log if key in r]
         if pts: a.plot(*zip(*pts), marker=".")
         a.set_title(title, fontsize=9); a.set_xlabel("step")
     rows = [r for r in results["evaluation"]["rows"] if r["metric"] == "score"]
     from prompt_a_video.evaluation import interval_bars
-    interval_bars(ax[3], rows, rotation=20, fontsize=8)
+    interval_bars(ax[-1], rows, rotation=20, fontsize=8)
     lo = min(r["low"] if math.isfinite(r["low"]) else r["mean"] for r in rows)
     hi = max(r["high"] if math.isfinite(r["high"]) else r["mean"] for r in rows)
-    ax[3].set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
-    ax[3].set_title("6 held-out score (95% CI)", fontsize=9)
+    ax[-1].set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
+    ax[-1].set_title("6 held-out score (95% CI)", fontsize=9)
     for a in ax: a.grid(alpha=0.3)
     fig.tight_layout()
     if path: fig.savefig(path); plt.close(fig)
@@ -204,6 +250,9 @@ def demo_results(out: Path,          # the demo folder
             "sft_pairs": pair_counts, "sft": {"metrics": sft, "log": _read_json(out / "2-sft" / "log_history.json") or []},
             "dpo_triples": {"counts": triple_counts, "rules": rules},
             "dpo": {"metrics": dpo, "log": _read_json(out / "4-dpo" / "log_history.json") or []},
+            "grpo": {"metrics": _read_json(out / "4b-grpo" / "metrics.json"), "log": _read_json(out / "4b-grpo" / "log_history.json") or []},
+            "paired_vs_smollm2": paired_differences(res, "smollm2"),
+            "paired_grpo_vs_dpo": [r for r in paired_differences(res, "sft+dpo") if r["method"] == "sft+dpo+grpo"],
             "evaluation": {"rows": res["rows"], "weights": res["weights"]},
             "held_out_score": {m: {k: r[k] for k in ("mean", "low", "high", "win_rate_vs_original")} for m, r in score.items()}}
 
@@ -217,7 +266,18 @@ def demo_report_text(results: dict,  # `demo_results`' dict
     splits, times, evolution = results["splits"], results["seconds"], results["evolution"]
     pair_counts, sft, dpo = results["sft_pairs"], results["sft"]["metrics"], results["dpo"]["metrics"]
     triple_counts, rules = results["dpo_triples"]["counts"], results["dpo_triples"]["rules"]
-    ex = "\n".join(f"| {p} | {res['refined']['smollm2'][p]} | {res['refined']['sft+dpo'][p]} |" for p in splits["eval"][:3])
+    final = "sft+dpo+grpo" if "sft+dpo+grpo" in res["refined"] else "sft+dpo"
+    ex = "\n".join(f"| {p} | {res['refined']['smollm2'][p]} | {res['refined'][final][p]} |" for p in splits["eval"][:4])
+    grpo = (results.get("grpo") or {}).get("metrics")
+    grpo_row = (f"| 5b GRPO | {grpo['steps']} steps of {cfg.grpo_group} rewrites x 2 prompts, rendered and scored; mean reward "
+                f"{grpo.get('reward_first', float('nan')):.3f} -> {grpo.get('reward_last', float('nan')):.3f} | {times.get('grpo', 0)} |\n") if grpo else ""
+    fmt = lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+    pv = {(r["method"], r["metric"]): r for r in results.get("paired_vs_smollm2", [])}
+    gd = {r["metric"]: r for r in results.get("paired_grpo_vs_dpo", [])}
+    grpo_line = (f"GRPO against the booster it started from (SFT + DPO), paired: score {fmt(gd['score'])} "
+                 f"({paired_verdict(gd['score'])}), fidelity {fmt(gd['fidelity'])} ({paired_verdict(gd['fidelity'])}).\n\n") if gd else ""
+    paired = "\n".join(f"| {m} | {fmt(pv[m, 'score'])} | {paired_verdict(pv[m, 'score'])} | {fmt(pv[m, 'fidelity'])} |"
+                       for m in dict.fromkeys(k[0] for k in pv))
     ys = evolution["best_per_iteration"]
     b, i = results["held_out_score"]["sft+dpo"], results["held_out_score"]["identity"]
     return f"""# prompt_a_video demo
@@ -237,7 +297,7 @@ working end to end, on {len(splits['evolve'])} + {len(splits['dpo'])} training p
 | 3 SFT | LoRA on SmolLM2, {sft and sft.get('steps')} steps, loss {sft and round(sft.get('first_logged_loss', float('nan')), 3)} -> {sft and round(sft.get('last_logged_loss', float('nan')), 3)} | {times.get('sft', 0)} |
 | 4 DPO triples | {triple_counts.get('triples', 0)} triples from {triple_counts.get('prompts', 0)} prompts x {cfg.dpo_candidates} samples ({rules.get('mode')} thresholds, margin {rules.get('margin')}) | {times.get('dpo_data', 0)} |
 | 5 DPO | new LoRA on the merged SFT model, {dpo and dpo.get('steps')} steps | {times.get('dpo', 0)} |
-| 6 evaluation | {len(splits['eval'])} held-out prompts x {cfg.seeds} seed(s), paired | {times.get('evaluation', 0)} |
+{grpo_row}| 6 evaluation | {len(splits['eval'])} held-out prompts x {cfg.seeds} seed(s), paired | {times.get('evaluation', 0)} |
 
 Held-out ranking score (against the original prompt): trained booster **{b['mean']:.3f}** [{b['low']:.3f}, {b['high']:.3f}]
 vs original prompts {i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}]; the booster's rewrite wins on
@@ -247,13 +307,28 @@ vs original prompts {i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}]; the boost
 {comparison_table(res)}
 ```
 
+## Against zero-shot SmolLM2, paired
+
+Each row is the mean over the held-out prompts of (method minus zero-shot SmolLM2), each prompt's
+value averaged over its seeds, with the paired 95% interval. Score is the ranking score against the
+original prompt; fidelity is the MiniLM similarity of the refined prompt to the original.
+
+| method | score difference [95%] | reads as | fidelity difference [95%] |
+|---|---|---|---|
+{paired}
+
+{grpo_line}What this does and does not show: a difference whose interval lies above 0 means that booster scored
+higher than zero-shot SmolLM2 on these {len(splits['eval'])} held-out prompts, on this target and these
+rewards; one whose interval straddles 0 is not evidence either way at this size. The target is the
+sandbox, so none of it carries over to real video models by itself.
+
 ## Held-out examples
 
-| original | zero-shot SmolLM2 | trained booster (SFT + DPO) |
+| original | zero-shot SmolLM2 | trained booster ({final}) |
 |---|---|---|
 {ex}
 
-Stage folders: `1-evolve` (run.sqlite, history.json, best_per_iteration.png), `2-sft` and `4-dpo` (boosters:
+Stage folders: `1-evolve` (run.sqlite, history.json, best_per_iteration.png), `2-sft`, `4-dpo` and `4b-grpo` (boosters:
 `pav refine --booster DIR`), `3-dpo-data` (triples.json, triples_report.json), `5-eval` (report.md, results.json,
 metrics.png).
 """

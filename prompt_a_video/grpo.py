@@ -86,8 +86,10 @@ class BoosterReward:
                  budget,                     # the target's `TokenBudget`
                  recipe: GRPORecipe,         # the reward settings
                  template: str = "official", # the booster's template: how a completion becomes a prompt
+                 prefill: bool = False,      # the booster's answers start with the prompt itself (`prefill_text`), so a completion continues it
                 ):
         self.farm, self.weights, self.budget, self.recipe, self.template = farm, weights, budget, recipe, template
+        self.prefill = prefill
         self.__name__ = "render_score"       # the name trl logs the reward under
         self.rows = []                       # one dict per rewrite scored: original, text, score, fidelity, fits, reward
 
@@ -100,9 +102,10 @@ def __call__(self: BoosterReward,
              **kw,                    # trl's other columns and arguments
             ) -> list[float]:
     "One reward per completion (see `grpo_rewards`)."
-    from prompt_a_video.booster import finish_refined
+    from prompt_a_video.booster import finish_refined, prefill_text
     from prompt_a_video.rewards.offline import prompt_fidelity
-    texts = [finish_refined(c[-1]["content"] if isinstance(c, list) else c, self.template) for c in completions]
+    texts = [finish_refined(c[-1]["content"] if isinstance(c, list) else c, self.template,
+                            prefill=prefill_text(o) if self.prefill else None) for c, o in zip(completions, original)]
     todo = [i for i, t in enumerate(texts) if t.strip()]                      # an empty rewrite is not rendered
     results = self.farm.run([WorkItem(texts[i], derive_seed(original[i], "grpo", base=self.recipe.seed), original[i]) for i in todo])
     scores = [math.nan] * len(texts)
@@ -118,12 +121,17 @@ def __call__(self: BoosterReward,
 # %% ../nbs/44_grpo.ipynb #4fc80b8b
 def grpo_dataset(prompts: Sequence[str],      # the source prompts
                  template: str = "official",  # the booster's template
+                 prefill: bool = False,       # start each answer with the prompt itself (`prefill_text`): the prompts become text
+                 tokenizer=None,              # the booster's tokenizer, whose chat template renders the prefilled prompts (with `prefill`)
                 ):
-    "A trl prompt-only `Dataset`: the booster's chat for each prompt, and the prompt itself as `original`."
+    "A trl prompt-only `Dataset`: the booster's chat for each prompt (rendered to text, ending inside the answer, with `prefill`), and the prompt itself as `original`."
     from datasets import Dataset
     from prompt_a_video.booster import booster_messages
     prompts = list(dict.fromkeys(as_prompts(prompts)))
-    return Dataset.from_list([{"prompt": booster_messages(p, template), "original": p} for p in prompts])
+    if prefill and tokenizer is None: raise PavError("grpo_dataset: a prefilled booster needs its tokenizer to render the prompts")
+    chat = lambda p: (tokenizer.apply_chat_template(booster_messages(p, template, prefill=True), tokenize=False,
+                                                    continue_final_message=True) if prefill else booster_messages(p, template))
+    return Dataset.from_list([{"prompt": chat(p), "original": p} for p in prompts])
 
 # %% ../nbs/44_grpo.ipynb #7b24f53e
 def grpo_args(recipe: GRPORecipe,  # the recipe
@@ -160,18 +168,20 @@ def train_grpo(booster_dir: str | Path,      # the SFT or DPO booster folder GRP
     from prompt_a_video.evolution import EvolutionConfig, ranking_weights
     recipe, out = recipe or GRPORecipe.paper_size(), Path(out)
     info = read_booster(booster_dir)
-    ds = grpo_dataset(prompts, info["template"])
+    prefill = bool(info.get("prefill", False))
     if suite is None and farm is None: raise PavError("train_grpo needs a reward suite, or a farm that holds one")
     farm = farm or LocalFarm(generator, suite)
-    spec = {"kind": "grpo", "recipe": recipe.to_dict(), "data": data_fingerprint(ds), "booster": str(Path(booster_dir).resolve()),
-            "target": generator.target.name, "suite": farm.suite.name}
+    spec = {"kind": "grpo", "recipe": recipe.to_dict(), "data": data_fingerprint(grpo_dataset(prompts, info["template"])),
+            "booster": str(Path(booster_dir).resolve()), "target": generator.target.name, "suite": farm.suite.name,
+            **({"prefill": True} if prefill else {})}     # only when set: a run started before the field resumes
     if (out / "booster.json").is_file() and (out / "run.json").is_file():
         open_run(out, spec); return out
     tok, model = load_base(info["base"])
+    ds = grpo_dataset(prompts, info["template"], prefill, tok)
     model = load_adapter(model, booster_dir).merge_and_unload()
     resume = open_run(out, spec)                     # only once the models load: bad input leaves no folder behind
     reward = BoosterReward(farm, ranking_weights(EvolutionConfig(weights=weights), farm.suite.dims),
-                           TokenBudget.for_target(generator.target, generator), recipe, info["template"])
+                           TokenBudget.for_target(generator.target, generator), recipe, info["template"], prefill)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=grpo_args(recipe, out / "checkpoints", progress),
                           train_dataset=ds, processing_class=tok, peft_config=recipe.lora(),
                           callbacks=[kill_callback("grpo_checkpoint")])
