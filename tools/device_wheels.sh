@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The wheels the GPU machine lacks for the package's GPU benchmarks, into .whl/ (git-ignored), within the device
 # tool's 64 MiB a call. The GPU machine has Python 3.12 with torch, transformers, peft, accelerate, numpy, tqdm,
-# pillow, scipy, scikit-image, httpx and pydantic, but not diffusers, openai, fastcore, ftfy or
-# Ray. Versions are this checkout's venv's (make venv), so both machines run the same code.
+# pillow, scipy, scikit-image, pandas, pyarrow and httpx, but not diffusers, openai (nor pydantic and httpx2, which
+# openai 3.x imports: seen missing there on 2026-12-07), fastcore, ftfy or Ray. Versions are this checkout's venv's (make venv), so both machines run the same code.
 #
 #   bash tools/device_wheels.sh          # .whl/*.whl, plus .whl/ray.tar.xz with --ray
 #   bash tools/device_wheels.sh --ray
@@ -22,7 +22,8 @@ ver() { .venv/bin/python -c "import importlib.metadata as m; print(m.version('$1
 PLAT=(--only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any)
 rm -rf .whl && mkdir -p .whl
-PKGS=(diffusers openai distro jiter sniffio fastcore ftfy wcwidth)   # av (video files) is left out: benchmarks render with cache=False
+PKGS=(diffusers openai distro jiter sniffio pydantic pydantic_core annotated_types typing_inspection httpx2 httpcore2 truststore
+      fastcore ftfy wcwidth)   # av (video files) is left out: benchmarks render with cache=False
 for p in "${PKGS[@]}"; do
   v=$(ver "$p" 2>/dev/null || true)
   spec="$p${v:+==$v}"
