@@ -22,7 +22,7 @@ from typing import Callable, ClassVar, Literal, Sequence
 from fastcore.basics import patch
 
 from . import __version__
-from .core import PavError, format_table, short_path
+from .core import PavError, check_sampling, format_table, short_path
 
 # %% auto #0
 __all__ = ['LIBRARY', 'REGISTRIES', 'PARTS', 'SUITES', 'SUBCOMMANDS', 'lib', 'Args', 'opt', 'part', 'Part', 'config_options',
@@ -34,7 +34,7 @@ __all__ = ['LIBRARY', 'REGISTRIES', 'PARTS', 'SUITES', 'SUBCOMMANDS', 'lib', 'Ar
 # %% ../nbs/90_cli.ipynb #361c873c
 LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (the one place to change when code moves)
     "assets": "ASSETS asset_status prepare_assets",
-    "booster": "PromptBooster TEMPLATES load_booster negative_prompts",
+    "booster": "GUARD_MODES GuardConfig GuardedBooster PromptBooster TEMPLATES best_of check_candidate load_booster negative_prompts",
     "budget": "fit_prompt token_budget",
     "core": "atomic_write",
     "data": "DPODataConfig SFTDataConfig build_dpo_triples build_sft_pairs filter_report load_released_sft_json pairs_dataset",
@@ -42,7 +42,7 @@ LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (th
     "dpo": "DPORecipe builtin_triples train_dpo",
     "evaluation": "compare_methods comparison_table parse_methods prompt_set refine_then_free write_report",
     "evolution": "Evolution EvolutionConfig HISTORY_FORMATS OPERATOR_PROMPTS PARSERS",
-    "farm": "MEMORY_PLANS RayFarm start_ray",
+    "farm": "LocalFarm MEMORY_PLANS RayFarm start_ray",
     "grpo": "GRPORecipe train_grpo",
     "llm": "make_operator",
     "media": "Picture load_video save_video",
@@ -75,6 +75,7 @@ class Args:
     command: ClassVar[str] = ""  # the subcommand, e.g. 'generate' ('' for a group of options several commands share)
     about: ClassVar[str] = ""    # the description `pav COMMAND --help` starts with
     example: ClassVar[str] = ""  # a command line `pav COMMAND --help` ends with
+    log: ClassVar[bool] = False  # the command keeps its log (library chatter, `-v` detail) in its --out run folder, as pav.log
 
 # %% ../nbs/90_cli.ipynb #9181c6e6
 def opt(default=dataclasses.MISSING,  # the default; none given: a required option (or at least one positional)
@@ -109,6 +110,7 @@ REGISTRIES = {  # registry name -> the values it allows, read when the parser is
     "memory_plans": lambda: list(lib("MEMORY_PLANS")),
     "operator_prompts": lambda: list(lib("OPERATOR_PROMPTS")),
     "templates": lambda: list(lib("TEMPLATES")),
+    "guard_modes": lambda: list(lib("GUARD_MODES")),
     "suites": lambda: list(SUITES),
     "schedules": lambda: ["step", "linear", "constant"],
     "dpo_modes": lambda: ["merge", "stacked"],
@@ -418,13 +420,77 @@ def command_parser(sub: argparse._SubParsersAction,  # what `add_subparsers` ret
 
 # %% ../nbs/90_cli.ipynb #29d1a72d
 def _quiet_hf():
-    "Silence transformers' and diffusers' weight-loading progress bars (the CLI prints its own progress)."
+    "Silence transformers' and diffusers' weight-loading bars; their log records go through `pav`'s handlers (the terminal shows warnings)."
     from transformers.utils import logging as hl
-    hl.disable_progress_bar()
+    libs = [hl]
     try:
         from diffusers.utils import logging as dl
-        dl.disable_progress_bar()
+        libs.append(dl)
     except ImportError: pass
+    for l in libs: l.disable_progress_bar(); l.disable_default_handler(); l.enable_propagation(); l.set_verbosity_info()
+
+# %% ../nbs/90_cli.ipynb #97cc7c52
+def _log_setup(verbose: bool = False,  # -v: every record on the terminal, at DEBUG
+              ) -> logging.Handler:     # the buffer records wait in until `_log_to` names the run folder
+    "Root logging for one `pav` command: warnings and `prompt_a_video`'s own notes on stderr (all with -v); everything into a buffer."
+    import logging.handlers
+    if not verbose:
+        for k in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"): os.environ.setdefault(k, "1")
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if (h.get_name() or "").startswith("pav-")]: root.removeHandler(h); h.close()   # an earlier command's
+    term = logging.StreamHandler(sys.stderr)
+    term.set_name("pav-term"); term.pav_root_level = root.level    # other handlers (a test's log capture) are left alone
+    term.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose: term.addFilter(lambda r: r.levelno >= logging.WARNING or r.name.startswith("prompt_a_video"))
+    buf = logging.handlers.MemoryHandler(capacity=10**9, flushLevel=logging.CRITICAL + 1, flushOnClose=False)
+    buf.set_name("pav-log")
+    root.addHandler(term); root.addHandler(buf)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return buf
+
+# %% ../nbs/90_cli.ipynb #8901336d
+def _log_to(folder: str | Path | None,  # the run folder (`--out`); None: no folder, nothing is written
+            create: bool = True,         # make the folder if it is missing (False: write only into an existing one)
+           ) -> Path | None:             # the log file, or None when nothing was attached
+    "From now on (and what waited in the buffer) the run's log records go to `folder/pav.log`, appended."
+    buf = next((h for h in logging.getLogger().handlers if h.get_name() == "pav-log"), None)
+    if buf is None or folder is None or (Path(folder).exists() and not Path(folder).is_dir()): return None
+    if not create and not Path(folder).is_dir(): return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fh = logging.FileHandler(Path(folder) / "pav.log", encoding="utf-8")
+    fh.set_name("pav-file")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    buf.setTarget(fh); buf.flush(); buf.close()
+    root = logging.getLogger()
+    root.removeHandler(buf); root.addHandler(fh)
+    return Path(fh.baseFilename)
+
+# %% ../nbs/90_cli.ipynb #f6089d2f
+def _log_close(folder: str | Path | None,  # the run folder, if the command has one: the buffer is written there if it exists
+              ):
+    "End a command's logging: what still waits is written to an existing run folder's log (or dropped), files are closed."
+    _log_to(folder, create=False)
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if (h.get_name() or "").startswith("pav-")]:
+        if hasattr(h, "pav_root_level"): root.setLevel(h.pav_root_level)
+        root.removeHandler(h); h.close()
+
+# %% ../nbs/90_cli.ipynb #4a138ef7
+def _reach(spec: str,  # an operator: 'local', 'local:PATH', an OpenAI model name or 'http(s)://host:port/v1[#model]'
+           **kw,       # passed on to `make_operator` (e.g. timeout)
+          ):
+    "The operator `spec` names; a server-backed one must answer first (else a `PavError` naming its address and the cause)."
+    op = lib("make_operator")(spec, **kw)
+    if hasattr(op, "check"): op.check()
+    return op
+
+# %% ../nbs/90_cli.ipynb #dca7e9b2
+def _check_rewriters(boosters: Sequence[str],  # `load_booster` names; 'llm-rewrite:OPERATOR' ones with a server are checked
+                    ):
+    "Stop before any model loads when an `llm-rewrite` booster names a server that cannot answer."
+    for b in boosters:
+        spec = b.split(":", 1)[1] if b.startswith("llm-rewrite:") else "local"
+        if not (spec == "local" or spec.startswith("local:")): _reach(spec)
 
 # %% ../nbs/90_cli.ipynb #5c2dab70
 @dataclass(kw_only=True)
@@ -501,6 +567,7 @@ def _generate_cmd(a: GenerateArgs) -> int:
     originals, seeds = validate_prompts(prompts, a.seed[0] if len(a.seed) == 1 else a.seed, gen.settings.negative_prompt, gen.target)
     out = Path(a.out.path)
     if out.exists() and not out.is_dir(): raise PavError(f"--out {out} exists and is not a folder")
+    if a.booster: _check_rewriters([a.booster])
     prompts = lib("refine_then_free")(a.booster, originals, gen) if a.booster else originals   # the booster is freed before the video model loads
     videos = gen.generate(prompts, seeds)
     out.mkdir(parents=True, exist_ok=True)
@@ -557,6 +624,7 @@ def _score_cmd(a: ScoreArgs) -> int:
 class EvolveArgs(Args):
     "evolve prompts with an LLM operator, a target and a reward suite (resumable)"
     command = "evolve"
+    log = True
     about = ("Reward-guided prompt evolution into the run folder --out (run.sqlite, history.json, summary.json and a plot). "
              "Rerun the same command to resume; raise --iterations to extend a finished run. Every evolution, generation and "
              "reward setting is an option below. With --ray, Ray workers render and score (one per GPU) while this process "
@@ -577,11 +645,12 @@ class EvolveArgs(Args):
 @command
 def _evolve_cmd(a: EvolveArgs) -> int:
     _quiet_hf()
-    Evolution, make_operator, VideoGenerator = lib("Evolution", "make_operator", "VideoGenerator")
+    Evolution, VideoGenerator = lib("Evolution", "VideoGenerator")
     prompts = read_prompts(a.prompts)
     gen = VideoGenerator(a.generation)
     local = a.operator == "local" or a.operator.startswith("local:")
-    op = make_operator(a.operator, **({} if local else {"timeout": a.timeout}))
+    op = _reach(a.operator, **({} if local else {"timeout": a.timeout}))   # a server that cannot answer stops here
+    _log_to(a.out.path)
     load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name, checkpoints=a.checkpoints)
     farm = a.farm.build(gen, load, a.evolution.memory_plan)
     evo = Evolution(gen, None if farm else load(), op, a.evolution, run_dir=a.out.path, farm=farm)
@@ -591,6 +660,8 @@ def _evolve_cmd(a: EvolveArgs) -> int:
     evo.plot(Path(a.out.path) / "best_per_iteration.png")
     print(format_table([{k: v for k, v in s.items() if not isinstance(v, (dict, list))}]))
     if s["faults"]: print("faults: " + ", ".join(f"{k} {n}" for k, n in sorted(s["faults"].items())))
+    if s["sources"].get("stalled"):
+        print(f"stalled: {s['sources']['stalled']} source prompt(s); rerun the same command to retry those that stalled on operator faults")
     print(f"history: {Path(a.out.path) / 'history.json'}")
     return 0
 
@@ -600,9 +671,9 @@ class RefineArgs(Args):
     "refine prompts with a prompt booster"
     command = "refine"
     about = "Rewrite prompts into what a video model does best with."
-    example = 'pav refine "a corgi running on a beach" --target cogvideox-5b'
+    example = 'pav refine "a corgi running on a beach" --target cogvideox-5b\n  pav refine "a red kite over a hill" --best-of 4 --target sandbox --suite sandbox --json'
     prompts: PromptArgs = part()        # the prompts to refine
-    booster: str = "smollm2"            # smollm2 (offline) | released-cv | released-os | ADAPTER_DIR | identity | promptist | llm-rewrite:OPERATOR
+    booster: str = "smollm2-video"      # smollm2-video (offline: describes what a camera sees) | smollm2 | released-cv | released-os | ADAPTER_DIR | identity | promptist | llm-rewrite:OPERATOR
     target: str | None = None           # fit every output to this target's text-encoder token budget (video or image target, e.g. cogvideox-5b or sd-1.5), counted with its real tokenizers
     n: int = 1                          # refined versions per prompt (needs --temperature > 0 when above 1)
     temperature: float | None = None    # sampling temperature (default: the booster's)
@@ -612,19 +683,72 @@ class RefineArgs(Args):
     device: str = "auto"                # where the booster runs: 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'
     json: bool = False                  # one JSON object per prompt
     out: str | None = None              # also write the JSON lines to this file
+    guard: str = opt("check", choices="guard_modes")  # drift guard: off; check (keep the booster's output, report the checks that failed); strict (choose among --candidates those keeping every part of the prompt and adding no subject)
+    candidates: int = 4                 # candidates the strict guard chooses among (the booster's own output and samples)
+    best_of: int = 1                    # render this many candidates per prompt with --target, score each against the prompt with --suite, print the best (--json: all, ranked)
+    max_renders: int = 64               # --best-of renders at most this many videos in all; more is refused before anything loads
+    suite: SuiteArgs = part()           # the reward suite --best-of scores with
+    farm: FarmArgs = part()             # where --best-of renders and scores
+
+    def __post_init__(self): check_sampling(names={"max_tokens": "max_new_tokens"}, temperature=self.temperature, max_tokens=self.max_new_tokens)
+
+# %% ../nbs/90_cli.ipynb #a193946a
+def _finite(x,  # scores, lists or dicts of them
+           ):
+    "`x` with NaN and infinite floats as None (JSON has no NaN), rounded to 4 decimals."
+    if isinstance(x, float): return round(x, 4) if x == x and abs(x) != float("inf") else None
+    if isinstance(x, dict): return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_finite(v) for v in x]
+    return x
+
+# %% ../nbs/90_cli.ipynb #0d80a925
+def _guard_lines(records: list,  # per prompt, the guard's record of each refined version
+                ) -> list[str]:  # one line per refined version whose checks did not all pass
+    "What the guard found, one line per refined version that failed a check (or fell back to the prompt)."
+    out = []
+    for i, recs in enumerate(records):
+        for k, r in enumerate(recs):
+            if r.get("mode", "off") == "off" or all(r["passed"].values()): continue
+            what = [f"lost {r['missing']}" if r["missing"] else "", f"added {r['added']}" if r["added"] else ""]
+            out.append(f"guard: prompt {i} output {k}: " + "; ".join(w for w in what if w) +
+                       ("" if r["mode"] != "strict" else " in every candidate; printed the prompt as given"))
+    return out
+
+# %% ../nbs/90_cli.ipynb #9a3f4c18
+def _best_of_run(a: RefineArgs,     # the command's arguments (--best-of, --target, --suite, --farm options, --max-renders, --seed)
+                 prompts: list[str],  # the user's prompts
+                 booster,           # the loaded booster
+                 guard,             # the `GuardConfig`
+                 kw: dict,          # more `refine` arguments
+                ) -> list[dict]:    # `best_of`'s result
+    "Render and score each prompt's --best-of candidates with --target and --suite, here or on Ray workers."
+    VideoGenerator, LocalFarm, best_of = lib("VideoGenerator", "LocalFarm", "best_of")
+    gen = VideoGenerator.from_target(a.target)
+    load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
+    ray = a.farm.build(gen, load)
+    try: return best_of(booster, prompts, a.best_of, ray or LocalFarm(gen, load()), seed=a.seed, max_renders=a.max_renders,
+                        guard=guard, **kw)
+    finally:
+        if ray: ray.close()
 
 # %% ../nbs/90_cli.ipynb #57523893
 def _print_refined(a: RefineArgs,         # the command's arguments (--n, --json, --out)
                    prompts: list[str],    # the original prompts
                    refined: list[list],   # per prompt, its refined versions
                    negs: list | None,     # per prompt, its negative prompt (None: not asked)
+                   records: list,         # per prompt, the guard's record of each refined version
+                   ranked: list | None = None,  # per prompt, `best_of`'s result (None: no --best-of)
                   ):
-    "Print the refined prompts (plain, or JSON lines with --json) and write the JSON lines to --out."
-    lines = [json.dumps({"prompt": p, "refined": r, **({"negative": negs[i]} if negs else {})}, ensure_ascii=False)
-             for i, (p, r) in enumerate(zip(prompts, refined))]
+    "Print the refined prompts (plain, or JSON lines with --json; the guard's findings on stderr) and write the JSON lines to --out."
+    extra = [{"score": _finite(b["score"]), "scores": _finite(b["scores"]), "ranked": _finite(b["ranked"])} for b in ranked] if ranked else None
+    lines = [json.dumps({"prompt": p, "refined": r, "guard": records[i], **(extra[i] if extra else {}),
+                         **({"negative": negs[i]} if negs else {})}, ensure_ascii=False) for i, (p, r) in enumerate(zip(prompts, refined))]
     for i, r in enumerate([] if a.json else refined):
         print(r[0] if a.n == 1 else "\n".join(f"[{k}] {x}" for k, x in enumerate(r)))
         if negs: print(f"negative: {negs[i]}")
+        for k, x in enumerate(ranked[i]["ranked"] if ranked else []):
+            print(f"  best-of [{k + 1}] score {x['score']:.3f}: {x['refined']}", file=sys.stderr)
+    for line in _guard_lines(records): print(line, file=sys.stderr)
     if a.json: print("\n".join(lines))
     if a.out: lib("atomic_write")(a.out, "\n".join(lines) + "\n")
 
@@ -633,18 +757,37 @@ def _print_refined(a: RefineArgs,         # the command's arguments (--n, --json
 def _refine_cmd(a: RefineArgs) -> int:
     _quiet_hf()
     PromptBooster, load_booster, negative_prompts = lib("PromptBooster", "load_booster", "negative_prompts")
+    GuardConfig, GuardedBooster, check_candidate = lib("GuardConfig", "GuardedBooster", "check_candidate")
     prompts = read_prompts(a.prompts)
     if a.n < 1: raise PavError(f"--n must be at least 1, got {a.n}")
+    guard = GuardConfig(a.guard, k=a.candidates)                       # a bad --candidates fails here
+    if a.best_of < 1: raise PavError(f"--best-of must be at least 1, got {a.best_of}")
+    if a.best_of > 1:                                                  # refused before any model loads
+        if not a.target: raise PavError("--best-of renders every candidate: name the video model with --target (and the reward suite with --suite)")
+        if a.n != 1: raise PavError("--best-of prints the best candidate of each prompt: leave --n at 1")
+        if a.best_of * len(prompts) > a.max_renders:
+            raise PavError(f"--best-of {a.best_of} on {len(prompts)} prompts renders {a.best_of * len(prompts)} videos, more than "
+                           f"--max-renders {a.max_renders}: lower --best-of or --limit, or raise --max-renders")
     budget = lib("token_budget")(a.target) if a.target else None     # unknown targets and missing tokenizers fail here
-    if a.negative == "tuned" and a.booster == "smollm2":
+    if a.negative == "tuned" and a.booster.startswith("smollm2"):
         raise PavError("--negative tuned needs --booster ADAPTER_DIR, a booster fine-tuned on negative prompts")
+    _check_rewriters([a.booster])
     booster = load_booster(a.booster, device=a.device)
-    if a.max_new_tokens is not None and a.max_new_tokens < 1: raise PavError(f"--max-new-tokens must be at least 1, got {a.max_new_tokens}")
-    refined = booster.refine(prompts, n=a.n, target=a.target, temperature=a.temperature, seed=a.seed, progress=len(prompts) > 1,
-                             **({"max_new_tokens": a.max_new_tokens} if a.max_new_tokens else {}))
-    if a.target: refined = [[lib("fit_prompt")(x, p, budget) for x in r] for p, r in zip(prompts, refined)]   # whatever the booster, what is printed fits
+    kw = dict(target=a.target, temperature=a.temperature, progress=len(prompts) > 1,
+              **({"max_new_tokens": a.max_new_tokens} if a.max_new_tokens else {}))
+    ranked = _best_of_run(a, prompts, booster, guard, kw) if a.best_of > 1 else None
+    if ranked: refined, records = [[r["best"]] for r in ranked], [[r["ranked"][0]["guard"]] for r in ranked]
+    else:
+        g = GuardedBooster(booster, guard)
+        refined = g.refine(prompts, n=a.n, seed=a.seed, **kw)
+        records = g.records
+    if a.target:                                                       # whatever the booster, what is printed fits
+        fitted = [[lib("fit_prompt")(x, p, budget) for x in r] for p, r in zip(prompts, refined)]
+        records = [[rec if y == x or rec.get("mode", "off") == "off" else {**rec, **check_candidate(p, y)} for x, y, rec in zip(r, f, rs)]
+                   for p, r, f, rs in zip(prompts, refined, fitted, records)]   # a cut prompt is checked again
+        refined = fitted
     neg_booster = booster if isinstance(booster, PromptBooster) and a.negative != "fixed" else None
-    _print_refined(a, prompts, refined, negative_prompts(prompts, a.negative, neg_booster) if a.negative else None)
+    _print_refined(a, prompts, refined, negative_prompts(prompts, a.negative, neg_booster) if a.negative else None, records, ranked)
     return 0
 
 # %% ../nbs/90_cli.ipynb #7bfc1208
@@ -688,6 +831,7 @@ def _build_sft_cmd(a: BuildSFTArgs) -> int:
 class SFTArgs(Args):
     "fine-tune a LoRA booster on SFT pairs (resumable)"
     command = "sft"
+    log = True
     about = ("Supervised fine-tuning with trl. Rerun the same command to resume from the last checkpoint. The --out folder "
              "(run and booster) becomes a booster for `pav refine --booster DIR`.")
     example = "pav sft --preset paper --data data/sft_pairs.json --out boosters/cv-sft"
@@ -732,6 +876,7 @@ def _sft_cmd(a: SFTArgs) -> int:
 class BuildDPOArgs(Args):
     "sample, render and score SFT-booster candidates into DPO triples (resumable)"
     command = "build-dpo"
+    log = True
     about = ("Sample candidates per prompt from the SFT booster, render and score each against the original prompt through the "
              "evolution run store, and keep the triples the released filter allows (run.sqlite, triples.json and "
              "triples_report.json in --out). With --ray, Ray workers render and score (one per GPU) while this process keeps "
@@ -755,6 +900,7 @@ def _build_dpo_cmd(a: BuildDPOArgs) -> int:
     booster = PromptBooster.load(a.booster)
     gen = VideoGenerator(a.generation)
     load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
+    _log_to(a.out.path)
     farm = a.farm.build(gen, load)
     try: ds, counts, rules = build_dpo_triples(booster, prompts, gen, None if farm else load(), a.out.path, a.sampling,
                                                exclude=a.booster, farm=farm)
@@ -769,6 +915,7 @@ def _build_dpo_cmd(a: BuildDPOArgs) -> int:
 class DPOArgs(Args):
     "DPO of an SFT booster on triples (resumable)"
     command = "dpo"
+    log = True
     about = ("Direct preference optimisation with trl. Rerun the same command to resume. The --out folder (run and booster) "
              "becomes a booster (one adapter on the base model).")
     example = "pav dpo --sft boosters/cv-sft --data runs/cv-dpo --out boosters/cv-dpo"
@@ -795,6 +942,7 @@ def _dpo_cmd(a: DPOArgs) -> int:
 class GRPOArgs(Args):
     "GRPO of a booster on rendered rewards: sample, render, score, learn (resumable)"
     command = "grpo"
+    log = True
     about = ("Online RL with trl's GRPOTrainer from an SFT or DPO booster: each step samples a group of rewrites per prompt, "
              "renders each with --target and scores it against the original prompt (fidelity first: a rewrite that loses the "
              "prompt gets the lowest reward). Rerun the same command to resume. The --out folder becomes a booster. With --ray, "
@@ -828,6 +976,7 @@ def _grpo_cmd(a: GRPOArgs) -> int:
 class EvalArgs(Args):
     "compare prompt boosters on a target (paired seeds, 95% intervals, win rates)"
     command = "eval"
+    log = True
     about = ("Refine every prompt with every method, then render (same seeds for every method) and score against the original "
              "prompt. Writes report.md, results.json, results.csv and metrics.png into --out; rerun to resume. With --ray, "
              "Ray workers render and score (one per GPU) once every method has refined its prompts. CogVideoX-5B renders with "
@@ -852,10 +1001,12 @@ def _eval_cmd(a: EvalArgs) -> int:
         "compare_methods", "comparison_table", "parse_methods", "write_report", "VideoGenerator")
     methods = parse_methods(a.methods)
     prompts = read_prompts(a.prompts)
+    _check_rewriters(list(methods.values()))            # an llm-rewrite server that cannot answer stops here
     gen = VideoGenerator(a.generation.for_eval())      # CogVideoX-5B: the paper's evaluation setting unless --setting names one
     load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
     farm = a.farm.build(gen, load)
     out = Path(a.out.path)
+    _log_to(out)
     try: res = compare_methods(methods, prompts, gen, None if farm else load(), a.seeds, out,
                                out / "vbench" if a.vbench_export else None, farm=farm)
     finally:
@@ -870,6 +1021,7 @@ def _eval_cmd(a: EvalArgs) -> int:
 class DemoArgs(Args):
     "the whole method offline: evolution, SFT, DPO and a held-out comparison (resumable)"
     command = "demo"
+    log = True
     about = ("Evolve a few prompts with SmolLM2 on the sandbox renderer, fine-tune SmolLM2 on the best rewrites (SFT), build DPO "
              "triples from its samples, train DPO, and compare identity, zero-shot SmolLM2, SFT and SFT+DPO on held-out prompts. "
              "Writes report.md, demo.png and results.json into --out; rerun to resume.")
@@ -882,6 +1034,7 @@ class DemoArgs(Args):
 @command
 def _demo_cmd(a: DemoArgs) -> int:
     _quiet_hf()
+    _log_to(a.out.path)
     r = lib("run_demo")(a.out.path, a.demo)
     print(format_table([{"method": m, "held-out score": f"{v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]",
                          "win vs original": "" if m == "identity" else f"{v['win_rate_vs_original']:.2f}"}
@@ -911,11 +1064,15 @@ def main(argv: list[str] | None = None,  # the arguments after `pav`, e.g. ['ass
     only = next((a for a in argv if not a.startswith("-")), "")      # the subcommand: only its options are built
     try: ns = build_parser(only).parse_args(argv)
     except SystemExit as e: return int(e.code or 0)                 # usage errors (2), --help and --version (0)
-    logging.basicConfig(level=logging.DEBUG if ns.verbose else logging.INFO, format="%(message)s")
-    try: return ns.pav_run(from_options(args_class(ns.pav_run), vars(ns)))
+    _log_setup(ns.verbose)
+    a = None
+    try:
+        a = from_options(args_class(ns.pav_run), vars(ns))
+        return ns.pav_run(a)
     except PavError as e:
         print(f"pav {ns.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"pav {ns.command}: interrupted", file=sys.stderr)
         return 130
+    finally: _log_close(a.out.path if getattr(a, "log", False) else None)   # the run folder's pav.log, if the folder exists

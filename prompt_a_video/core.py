@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 # %% auto #0
-__all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'PENDING', 'PavError', 'Dimension',
-           'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score', 'evolution_score',
-           'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'cache_dir', 'atomic_dir', 'atomic_write',
-           'kill_point', 'settle_group', 'settle_pending', 'atomic_group', 'seed_everything', 'as_prompts',
-           'content_key', 'derive_seed', 'pick_device', 'pick_dtype', 'module_bytes', 'import_dotted', 'format_table',
-           'short_path', 'human_size']
+__all__ = ['PAPER_DIMENSIONS', 'DIMENSIONS', 'EVOLUTION_WEIGHTS', 'DPO_WEIGHTS', 'SAMPLING_RULES', 'PENDING', 'PavError',
+           'Dimension', 'register_dimension', 'Scores', 'scores_to_json', 'scores_from_json', 'weighted_score',
+           'evolution_score', 'dpo_score', 'rank', 'Config', 'register_preset', 'RankingConfig', 'check_sampling',
+           'cache_dir', 'atomic_dir', 'atomic_write', 'kill_point', 'settle_group', 'settle_pending', 'atomic_group',
+           'seed_everything', 'as_prompts', 'content_key', 'derive_seed', 'pick_device', 'pick_dtype', 'module_bytes',
+           'import_dotted', 'format_table', 'short_path', 'human_size']
 
 # %% ../nbs/00_core.ipynb #47414cc7
 class PavError(Exception):
@@ -251,6 +251,29 @@ class RankingConfig(Config):
     def paper(cls): return cls()
     @register_preset
     def tiny(cls): return cls(chosen_thresholds={})
+
+# %% ../nbs/00_core.ipynb #2174ff5d
+SAMPLING_RULES = {  # sampling setting -> (test, the values allowed, for the message)
+    "temperature": (lambda v: v >= 0, "at least 0 (0: greedy decoding)"),
+    "top_p": (lambda v: 0 < v <= 1, "in (0, 1] (1: no nucleus cut)"),
+    "top_k": (lambda v: v >= 0, "at least 0 (0: no top-k cut)"),
+    "max_tokens": (lambda v: v >= 1, "at least 1"),
+}
+
+# %% ../nbs/00_core.ipynb #6b88c962
+def check_sampling(owner: str = "",            # who holds the settings, for the message (e.g. 'EvolutionConfig'); '': a command's own options
+                   names: dict | None = None,  # setting -> the field's own name where it differs, e.g. {'max_tokens': 'max_new_tokens'}
+                   **settings,                 # temperature=, top_p=, top_k=, max_tokens= (keys of `SAMPLING_RULES`); None: not set
+                  ) -> None:
+    "Raise a `PavError` for the first sampling setting out of range, naming its field, its option and the values allowed."
+    for k, v in settings.items():
+        test, allowed = SAMPLING_RULES[k]
+        if v is None: continue
+        name = (names or {}).get(k, k)
+        flag = (owner.split(".")[1] if "." in owner else name).replace("_", "-")   # a dict field's settings come in its option
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and test(v)
+        if not ok: raise PavError(f"{owner + '.' if owner else ''}{name} must be {allowed}, got {v!r} "
+                                  f"(option --{flag})")
 
 # %% ../nbs/00_core.ipynb #409e9443
 def cache_dir(*parts: str,          # sub-folder names below the cache root; none for the root itself

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .core import (PavError, Config, RankingConfig, Scores, DIMENSIONS, register_preset, weighted_score,
+from .core import (PavError, Config, RankingConfig, Scores, DIMENSIONS, register_preset, weighted_score, check_sampling,
                                  derive_seed, format_table)
 from .booster import booster_messages, TEMPLATES
 
@@ -174,6 +174,8 @@ class DPODataConfig(Config):
         if isinstance(self.ranking, dict): self.ranking = RankingConfig.from_dict(self.ranking)
         if self.thresholds not in ("auto", "absolute", "relative"):
             raise PavError(f"unknown thresholds mode {self.thresholds!r}; choose auto, absolute or relative")
+        check_sampling("DPODataConfig", {"max_tokens": "max_new_tokens"}, temperature=self.temperature, max_tokens=self.max_new_tokens)
+        if self.temperature == 0: raise PavError("DPO samples several candidates per prompt: temperature must be above 0")
         if self.candidates < 2: raise PavError(f"DPO needs at least 2 candidates per prompt, got {self.candidates}")
 
 # %% ../nbs/40_data.ipynb #0eb48f69

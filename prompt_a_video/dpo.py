@@ -16,7 +16,7 @@ from typing import Sequence
 
 from .core import PavError, Config, register_preset, atomic_write, short_path
 from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerprint, save_booster, model_card,
-                                load_base, kill_callback)
+                                load_base, kill_callback, quiet_trainer)
 from .data import triples_dataset, load_triples_json, sft_prompts, norm_prompt
 
 # %% auto #0
@@ -227,9 +227,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     train = shared_dataset(train, out / "checkpoints" / "data")   # one copy every process reads (see above)
     trainer = cls(model=model, ref_model=None, args=args, train_dataset=train, processing_class=tok, peft_config=peft_config,
                   callbacks=[kill_callback("dpo_checkpoint")])
-    if not progress:                                   # no per-step log lines either
-        from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
+    quiet_trainer(trainer, progress)                   # per-step dictionaries go to the log, not the terminal
     t0 = time.perf_counter()
     res = trainer.train(resume_from_checkpoint=resume)
     metrics = {"train_loss": res.training_loss, "steps": res.global_step, "train_seconds": round(time.perf_counter() - t0, 1),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -20,7 +21,7 @@ import numpy as np
 
 from fastcore.basics import patch
 
-from .core import (PavError, Config, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
+from .core import (PavError, Config, check_sampling, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
 from .booster import booster_messages, prefill_text
 from .llm import ChatError, ChatReply
 from .runstore import RunStore
@@ -93,6 +94,7 @@ class EvolutionConfig(Config):
         if self.batch_prompts < 1 or self.early_stop < 0: raise PavError("batch_prompts must be at least 1 and early_stop at least 0")
         if not 0 < self.screen <= 1: raise PavError(f"screen is the share of proposals rendered, in (0, 1]; got {self.screen}")
         if self.memory_plan not in MEMORY_PLANS: raise PavError(f"unknown memory_plan {self.memory_plan!r}; choose one of {list(MEMORY_PLANS)}")
+        check_sampling("EvolutionConfig", temperature=self.temperature, max_tokens=self.max_tokens)
         if self.operator_prompt == "best" and not self.prefill:
             raise PavError("operator_prompt='best' continues the best prompt so far, so it needs prefill=True")
 
@@ -343,10 +345,11 @@ def next_step(source: str,                  # the source prompt
     if status != "active" or last >= cfg.iterations: return Step("done", last)
     if cfg.early_stop and rounds_without_gain(cands) >= cfg.early_stop: return Step("done", last)
     it, n = last + 1, cfg.candidates
-    mine = [c for c in calls if c["iteration"] == it]
+    every = [c for c in calls if c["iteration"] == it]
+    mine = [c for c in every if not c.get("retried")]    # calls that faulted before a rerun no longer count as asks
     got = parsed_prompts(mine)
     if len(got) >= n: return Step("write", it, texts=got[:n])
-    if len(mine) < cfg.max_asks: return Step("ask", it, ask=len(mine), n=1 if cfg.prefill else n - len(got))
+    if len(mine) < cfg.max_asks: return Step("ask", it, ask=len(every), n=1 if cfg.prefill else n - len(got))
     if got and cfg.keep_partial: return Step("write", it, texts=got)
     return Step("stall", it)
 
@@ -584,6 +587,8 @@ def run(self: Evolution,
                                                         "turn it off to keep them)" if prompts else ""))
     t_start = time.perf_counter()
     sids = {self.store.source_id(p): p for p in kept}
+    retried = self.store.retry_faulted(list(sids))
+    if retried: logging.getLogger(__name__).warning(f"retrying {len(retried)} source prompt(s) that stalled on operator faults")
     bar = tqdm(total=len(sids) * (self.cfg.iterations + 1), desc="evolving (prompts x iterations)", unit="round",
                disable=None if progress else True)
     bar.update(self.store.rounds_done(list(sids), self.cfg.iterations))

@@ -14,9 +14,9 @@ from typing import Sequence
 
 from fastcore.basics import patch
 
-from .core import PavError, Config, register_preset, as_prompts, derive_seed, short_path, weighted_score
+from .core import PavError, Config, check_sampling, register_preset, as_prompts, derive_seed, short_path, weighted_score
 from .farm import LocalFarm, WorkItem
-from .sft import LLAMA_ALL, open_run, data_fingerprint, save_booster, model_card, load_base, kill_callback
+from .sft import LLAMA_ALL, open_run, data_fingerprint, save_booster, model_card, load_base, kill_callback, quiet_trainer
 from .dpo import DPORecipe, read_booster, load_adapter, CombinedAdapter
 
 # %% auto #0
@@ -59,6 +59,8 @@ class GRPORecipe(Config):
         if self.prompts_per_step < 1 or self.max_steps < 1: raise PavError("max_steps and prompts_per_step must be at least 1")
         if not -1 <= self.fidelity_min <= 1: raise PavError(f"fidelity_min is a cosine, between -1 and 1; got {self.fidelity_min}")
         if self.floor_gap <= 0: raise PavError(f"floor_gap must be positive, got {self.floor_gap}")
+        check_sampling("GRPORecipe", {"max_tokens": "max_completion_length"}, temperature=self.temperature,
+                       max_tokens=self.max_completion_length)
 
 # %% ../nbs/44_grpo.ipynb #4e5fc7f7
 @patch
@@ -185,9 +187,7 @@ def train_grpo(booster_dir: str | Path,      # the SFT or DPO booster folder GRP
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=grpo_args(recipe, out / "checkpoints", progress),
                           train_dataset=ds, processing_class=tok, peft_config=recipe.lora(),
                           callbacks=[kill_callback("grpo_checkpoint")])
-    if not progress:
-        from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
+    quiet_trainer(trainer, progress)                   # per-step dictionaries go to the log, not the terminal
     t0 = time.perf_counter()
     res = trainer.train(resume_from_checkpoint=resume)
     return finish_grpo(trainer, tok, out, info, booster_dir, recipe, ds, reward, res, time.perf_counter() - t0)

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import PavError, pick_device, pick_dtype
+from .core import PavError, check_sampling, pick_device, pick_dtype
 
 # %% auto #0
 __all__ = ['PRICES', 'ChatReply', 'ChatError', 'estimate_cost', 'OpenAIChat', 'LocalChat', 'make_operator']
@@ -70,6 +70,7 @@ class OpenAIChat:
                  extra_body: dict | None = None,     # extra JSON fields sent with every request (server-specific options, e.g. vLLM's top_k)
                  prices: dict | None = None          # {model: (USD per million input, output tokens)} for the cost estimate; None: `PRICES`
                 ):
+        check_sampling("OpenAIChat", temperature=temperature, max_tokens=max_tokens)
         import httpx
         from openai import OpenAI
         key = os.environ.get(api_key_env)
@@ -141,6 +142,40 @@ def __call__(self: OpenAIChat,
     return ChatReply(text, pt, ct, estimate_cost(self.model, pt, ct, self.prices), time.perf_counter() - t0, self.model,
                      r.choices[0].finish_reason or "")
 
+# %% ../nbs/30_llm.ipynb #8924661c
+def _unreachable_cause(e: BaseException, # an `openai.APIConnectionError`
+                      ) -> str:
+    "What the innermost exception of a failed connection says, for people: refused, unknown host, or its message."
+    import socket
+    while (e.__cause__ or e.__context__) is not None: e = e.__cause__ or e.__context__
+    if isinstance(e, ConnectionRefusedError): return "connection refused (nothing listens there)"
+    if isinstance(e, socket.gaierror): return f"unknown host ({e.strerror})"
+    return str(e) or type(e).__name__
+
+# %% ../nbs/30_llm.ipynb #d0c61e40
+@patch
+def check(self: OpenAIChat) -> None:
+    "Raise a `PavError` naming the address and the cause when the server cannot answer this client at all."
+    import httpx, openai
+    where = f"operator {self.base_url or 'https://api.openai.com/v1'} (model {self.model!r})"
+    fix = "start the server or fix --operator (http://HOST:PORT/v1#MODEL)"
+    ask = dict(model=self.model, messages=[{"role": "user", "content": "Say OK."}], max_tokens=1, extra_body=self.extra_body)
+    try:
+        try: self._client.with_options(max_retries=0).chat.completions.create(**ask)
+        except openai.InternalServerError: self._client.chat.completions.create(**ask)   # a 5xx gets the client's retries
+    except (openai.APITimeoutError, openai.RateLimitError): pass   # there, but slow or busy: the run counts these
+    except openai.APIConnectionError as e:
+        if isinstance(e.__cause__, httpx.ConnectError):              # no connection at all (refused, unknown host, no route)
+            raise PavError(f"{where} cannot be reached: {_unreachable_cause(e)}; {fix}") from None
+    except openai.AuthenticationError: raise PavError(f"{where} refused the API key (HTTP 401): check the variable that holds it") from None
+    except openai.PermissionDeniedError: raise PavError(f"{where} denied access (HTTP 403): check the key's permissions") from None
+    except openai.NotFoundError:
+        raise PavError(f"{where}: the server has no such model or path (HTTP 404); name a model it serves after '#'") from None
+    except openai.APIStatusError as e:
+        why = "it cannot serve this model (transformers serve answers 500 for a model it cannot load)" if e.status_code >= 500 else str(e)[:200]
+        raise PavError(f"{where} answered HTTP {e.status_code} after every retry: {why}; {fix}") from None
+    with self._lock: self.http.clear()                                # the probe is not part of the run's fault counts
+
 # %% ../nbs/30_llm.ipynb #73697fc8
 class LocalChat:
     "Chat with a local transformers model (default: SmolLM2-135M-Instruct from the offline assets)."
@@ -153,6 +188,7 @@ class LocalChat:
                  top_p: float = 0.9,                   # nucleus sampling: keep the most likely tokens up to this probability mass (0-1]
                  repetition_penalty: float = 1.1       # above 1 discourages repeating tokens; 1: no penalty
                 ):
+        check_sampling("LocalChat", {"max_tokens": "max_new_tokens"}, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
         from transformers import AutoModelForCausalLM, AutoTokenizer
         if model_dir is None:
             from prompt_a_video.assets import smollm2_dir

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS sources(id INTEGER PRIMARY KEY, prompt TEXT UNIQUE, status TEXT DEFAULT 'active');
 CREATE TABLE IF NOT EXISTS llm_calls(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, ask INTEGER,
     seed INTEGER, request TEXT, reply TEXT, error TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-    cost REAL, seconds REAL, created REAL, parsed TEXT, UNIQUE(source_id, iteration, ask));
+    cost REAL, seconds REAL, created REAL, parsed TEXT, retried INTEGER DEFAULT 0, UNIQUE(source_id, iteration, ask));
 CREATE TABLE IF NOT EXISTS candidates(id INTEGER PRIMARY KEY, source_id INTEGER, iteration INTEGER, idx INTEGER,
     text TEXT, seed INTEGER, video_key TEXT, video_path TEXT, scores TEXT, score REAL, failed INTEGER,
     rendered INTEGER, render_seconds REAL, score_seconds REAL, created REAL, scored_at REAL,
@@ -45,6 +45,8 @@ class RunStore:
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL"); self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        if "retried" not in [r[1] for r in self.db.execute("PRAGMA table_info(llm_calls)")]:   # a store written before `retry_faulted`
+            self.db.execute("ALTER TABLE llm_calls ADD COLUMN retried INTEGER DEFAULT 0")
         self.db.row_factory = sqlite3.Row
 
 # %% ../nbs/15_runstore.ipynb #6f9fe7d4
@@ -179,6 +181,22 @@ def add_call(self: RunStore,
 # %% ../nbs/15_runstore.ipynb #41003d8b
 @patch
 def faults(self: RunStore) -> Counter: return Counter({r["kind"]: r["n"] for r in self._q("SELECT * FROM faults")})
+
+# %% ../nbs/15_runstore.ipynb #73f1693d
+@patch
+def retry_faulted(self: RunStore,
+                  sids: Sequence[int],  # source ids to look at (the run's)
+                 ) -> list[int]:        # the sources made active again
+    "Reopen stalled sources whose stalled round holds operator faults: those calls stop counting as asks (`retried`)."
+    out = []
+    with self.db:
+        for sid in sids:
+            if self.status(sid) != "stalled": continue
+            it = (self._q("SELECT MAX(iteration) FROM candidates WHERE source_id=?", sid)[0][0] or 0) + 1
+            cur = self.db.execute("UPDATE llm_calls SET retried=1 WHERE source_id=? AND iteration=? AND error IS NOT NULL "
+                                  "AND retried=0", (sid, it))
+            if cur.rowcount: self.db.execute("UPDATE sources SET status='active' WHERE id=?", (sid,)); out.append(sid)
+    return out
 
 # %% ../nbs/15_runstore.ipynb #92182dab
 @patch

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .core import PavError, Config, register_preset, atomic_write, kill_point, short_path
+from .core import PavError, Config, check_sampling, register_preset, atomic_write, kill_point, short_path
 
 # %% auto #0
 __all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_args', 'with_step_lr', 'builtin_pairs',
-           'data_fingerprint', 'open_run', 'kill_callback', 'checkpoint_first_layers', 'partial_checkpointing',
-           'plot_curves', 'model_card', 'save_booster', 'load_base', 'train_sft']
+           'data_fingerprint', 'open_run', 'kill_callback', 'quiet_trainer', 'checkpoint_first_layers',
+           'partial_checkpointing', 'plot_curves', 'model_card', 'save_booster', 'load_base', 'train_sft']
 
 # %% ../nbs/41_sft.ipynb #b9c7d42b
 LLAMA_ATTENTION = ("q_proj", "v_proj")                                              # the released SFT LoRA
@@ -87,6 +87,9 @@ class SFTRecipe(Config):
         if self.batch_size % self.per_device_batch:
             raise PavError(f"batch_size {self.batch_size} is not a multiple of per_device_batch {self.per_device_batch}")
         if not 0 <= self.eval_fraction < 1: raise PavError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        d = self.decoding or {}
+        check_sampling("SFTRecipe.decoding", {"max_tokens": "max_new_tokens"}, temperature=d.get("temperature"),
+                       top_p=d.get("top_p"), top_k=d.get("top_k"), max_tokens=d.get("max_new_tokens"))
         if self.checkpoint_layers < 0: raise PavError(f"checkpoint_layers must be 0 (all) or positive, got {self.checkpoint_layers}")
 
 # %% ../nbs/41_sft.ipynb #ac3508bd
@@ -217,6 +220,22 @@ def kill_callback(name: str,  # the kill point visited after each checkpoint is 
     class KillAfterSave(TrainerCallback):
         def on_save(self, args, state, control, **kw): kill_point(name)
     return KillAfterSave()
+
+# %% ../nbs/41_sft.ipynb #ab97443d
+def quiet_trainer(trainer,              # a transformers `Trainer` (trl's trainers are)
+                  progress: bool = True, # keep the progress bar
+                 ):
+    "Log the trainer's per-step dictionaries to the package's logger instead of printing them; keep the bar if `progress`."
+    import logging
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    logger = logging.getLogger("prompt_a_video.training")
+    class LoggedProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if state.is_world_process_zero and logs: logger.info("step %d: %s", state.global_step, logs)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress: trainer.add_callback(LoggedProgress())
+    return trainer
 
 # %% ../nbs/41_sft.ipynb #22d5736e
 def checkpoint_first_layers(model,  # a transformers model (or a PEFT model around one) with checkpointing on
@@ -388,9 +407,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
     if recipe.gradient_checkpointing and recipe.checkpoint_layers: callbacks.append(partial_checkpointing(recipe.checkpoint_layers))
     trainer = cls(model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok,
                   peft_config=recipe.lora(), callbacks=callbacks)
-    if not progress:                                   # no per-step log lines either
-        from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
+    quiet_trainer(trainer, progress)                   # per-step dictionaries go to the log, not the terminal
     metrics = {}
     if held is not None:                                            # measured once, before the first step
         if not (out / "eval_before.json").is_file():

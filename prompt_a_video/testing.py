@@ -74,14 +74,15 @@ def rewrite_server(port: int = 0,        # 0: any free port
     "A loopback evolution operator: answers each request (after `delay` s) with tagged rewrites derived from it and its seed."
     def answer(req):
         system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
-        orig = re.search(r"^0\. (.*?) \((?:scores:|score,)", user, re.M).group(1)
-        n = int(re.search(r"exactly (\d+) new rewrite", system).group(1))
+        o, k = re.search(r"^0\. (.*?) \((?:scores:|score,)", user, re.M), re.search(r"exactly (\d+) new rewrite", system)
+        if not (o and k): return "OK"                 # not an evolution request (a reachability check): plain text
+        orig, n = o.group(1), int(k.group(1))
         key = user if req.get("seed") is None else f"{user}\n#seed {req['seed']}"   # a new round asks with a new seed
         h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
         picks = [", ".join(_LOOKS[(h >> (8 * i + j)) % len(_LOOKS)] for j in range(3)) for i in range(n)]
         time.sleep(delay(h) if callable(delay) else delay)
         return "Here you go:\n" + "\n".join(f"<PROMPT>{orig}, {p}, variation {h % 997}-{i}.</PROMPT>" for i, p in enumerate(picks))
-    return serve_pattern([answer])
+    return serve_pattern([answer], port=port)
 
 # %% ../nbs/95_testing.ipynb #72b9218e
 SANDBOX_MOVES = {
@@ -128,7 +129,9 @@ def sandbox_operator_server(seed: int = 0,   # changes every draw (`sandbox_rewr
     "A loopback evolution operator for the sandbox: tagged `sandbox_rewrites` of the best prompt in the history."
     def answer(req):
         system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
-        n = int(re.search(r"exactly (\d+) new rewrite", system).group(1))
+        k = re.search(r"exactly (\d+) new rewrite", system)
+        if not k: return "OK"                         # not an evolution request (a reachability check): plain text
+        n = int(k.group(1))
         return "\n".join(f"<PROMPT>{t}</PROMPT>" for t in sandbox_rewrites(user, n, seed))
     return serve_pattern([answer], port=port)
 

@@ -110,7 +110,8 @@ def test_fault_injection(pav, env, tmp_path):
                                                            {"content-type": "application/json"})) as f:
             return json.loads(f.read())["choices"][0]["message"]["content"]
     two_tags = lambda req: "<PROMPT>" + relay(req).split("<PROMPT>")[1].split("</PROMPT>")[0] + "</PROMPT>"
-    pattern = [429, 500, "timeout", "empty", "Sorry, I can only describe it in words.", two_tags] + [relay] * 40
+    pattern = ["OK", 429, 500, "timeout", "empty", "Sorry, I can only describe it in words.", two_tags] + [relay] * 40
+    # "OK": the one-token question `pav evolve` asks before the run (OpenAIChat.check) to know the operator is there
     # the 'timeout' reply comes after 60 s, the client gives up after 5 s (--timeout 5): even a client starved for
     # a minute between sending and reading still sees a timeout, and a loopback relay slowed 5 s by a loaded machine
     # is still an answer; nothing waits for the late reply (daemon threads)
