@@ -135,6 +135,8 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     from prompt_a_video.sft import train_sft
     cfg, out = cfg or DemoConfig.default(), Path(out)
     splits, rec, times = demo_splits(cfg), demo_recipes(cfg), {}      # bad settings fail here, before anything is written
+    op = make_operator(cfg.operator)
+    if hasattr(op, "check"): op.check()               # a server that cannot answer stops here too (`OpenAIChat.check`)
     spec = {"demo": cfg.to_dict()}
     f = out / "demo.json"
     if f.is_file() and json.loads(f.read_text()) != spec:
@@ -145,7 +147,7 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     atomic_write(f, json.dumps(spec, indent=1))
     gen, suite = demo_parts(cfg.target)
     d = {s: out / s for s in STAGES}
-    evo = Evolution(gen, suite, make_operator(cfg.operator), rec["evolution"], run_dir=d["1-evolve"])
+    evo = Evolution(gen, suite, op, rec["evolution"], run_dir=d["1-evolve"])
     evolution = _timed(times, "evolution", evo.run, splits["evolve"], progress)
     evo.plot(d["1-evolve"] / "best_per_iteration.png")
     pairs, pair_counts = build_sft_pairs(d["1-evolve"], rec["sft_data"])
