@@ -5,8 +5,10 @@
 # %% ../nbs/50_booster.ipynb #24f8f6de
 from __future__ import annotations
 
+import math
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,10 +19,13 @@ from .core import PavError, pick_device, pick_dtype, seed_everything
 from .budget import complete_sentences, sentence_ends, budget_stop, budget_words, fit_prompt, token_budget
 
 # %% auto #0
-__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'TEMPLATES', 'BOOSTERS', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
+__all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'VIDEO_INSTRUCTION', 'VIDEO_EXAMPLES', 'TEMPLATES', 'BOOSTERS', 'GUARD_MODES',
+           'KEEP', 'BEINGS', 'GENERIC', 'ADDED', 'VISUAL_CUES', 'NON_VISUAL', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
            'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined',
-           'finish_refined', 'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts',
-           'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster']
+           'finish_refined', 'prompt_parts', 'candidate_phrases', 'phrase_vectors', 'missing_parts', 'added_subjects',
+           'visual_words', 'GuardConfig', 'check_candidate', 'guard_score', 'choose_candidate', 'guard_records',
+           'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts', 'IdentityBooster',
+           'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates', 'GuardedBooster', 'best_of']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -36,12 +41,33 @@ PAPER_INSTRUCTION = """You rewrite short prompts for a text-to-video model into 
 Keep everything the user asked for and describe it so a video model can render it: the main subject and its appearance, what it does, the setting, the lighting, the camera angle and movement, the depth of field and the overall mood. Pay attention to every object in the prompt. Describe one continuous shot; no text, captions or logos in the frame.
 Write in English, at most six sentences, and answer with the description only."""
 
+# %% ../nbs/50_booster.ipynb #1437c2c0
+VIDEO_INSTRUCTION = """You write prompts for a text-to-video model. Rewrite the user's short prompt into one detailed description of a single shot: what a camera sees.
+Keep every person, animal, object and action of the prompt, and add no other people or animals. Describe the subject's look, what it does, the setting, the light and colours, the motion and the camera angle and movement.
+No sounds, smells, feelings, names or story. Three sentences, in English."""
+
+# %% ../nbs/50_booster.ipynb #bc71df67
+VIDEO_EXAMPLES = [   # (user's prompt, refined prompt) turns of the `examples` template, written for this package
+    ("a dog catching a frisbee in a park",
+     "a dog catching a frisbee in a park, a golden retriever leaps mid-air and snaps a red frisbee in its jaws above short "
+     "green grass. Oak trees and a gravel path blur in the background under bright afternoon sunlight. The camera tracks low "
+     "beside the dog in smooth slow motion, shallow depth of field, crisp fur detail, natural colours."),
+    ("a woman reading a book by a window",
+     "a woman reading a book by a window, a young woman in a grey knit sweater sits on a cushioned sill and turns a page of "
+     "a worn paperback. Pale morning light falls through the glass onto her face and the open pages, casting soft shadows on "
+     "the white wall behind her. Static medium shot at eye level, gentle focus on her hands and the book, calm muted colours."),
+    ("cars driving through a city at night",
+     "cars driving through a city at night, headlights and red tail lights stream along a wet avenue between tall glass "
+     "buildings. Neon signs and street lamps reflect in puddles on the dark asphalt. A high-angle camera pans slowly across "
+     "the traffic, streaks of light, deep blue sky, sharp detail."),
+]
+
 # %% ../nbs/50_booster.ipynb #d483816b
-TEMPLATES = ("official", "paper")
+TEMPLATES = ("official", "paper", "examples")
 
 # %% ../nbs/50_booster.ipynb #523e0434
 def booster_messages(prompt: str,               # the user's short prompt
-                     template: str = "paper",   # 'official' (the released boosters' format) or 'paper' (see `TEMPLATES`)
+                     template: str = "paper",   # 'official' (the released boosters' format), 'paper' or 'examples' (see `TEMPLATES`)
                      prefill: bool = False,     # end with an assistant turn holding `prefill_text(prompt)`, for the model to continue
                     ) -> list[dict]:            # chat messages, each {'role': ..., 'content': ...}
     "Chat messages that ask a booster to refine `prompt` in the given template."
@@ -49,6 +75,9 @@ def booster_messages(prompt: str,               # the user's short prompt
         msgs = [{"role": "user", "content": TASK_PROMPT + prompt + "\nNew prompt:\n"}]
     elif template == "paper":
         msgs = [{"role": "system", "content": PAPER_INSTRUCTION}, {"role": "user", "content": prompt}]
+    elif template == "examples":
+        shots = [{"role": r, "content": t} for a, b in VIDEO_EXAMPLES for r, t in (("user", a), ("assistant", b))]
+        msgs = [{"role": "system", "content": VIDEO_INSTRUCTION}, *shots, {"role": "user", "content": prompt}]
     else: raise PavError(f"unknown booster template {template!r}; choose one of {list(TEMPLATES)}")
     if prefill: msgs.append({"role": "assistant", "content": prefill_text(prompt)})
     return msgs
@@ -65,17 +94,19 @@ class BoosterPreset:
     "Where a booster's weights come from and how it decodes."
     base: str                         # base model: hub id, folder or 'asset:NAME' (an offline asset)
     adapter: str | None = None        # PEFT (LoRA) adapter: hub id or folder; None: the base model alone
-    template: str = "paper"           # chat format: 'official' (the released boosters') or 'paper'
+    template: str = "paper"           # chat format: 'official' (the released boosters'), 'paper' or 'examples'
     prefill: bool = False             # start the answer with the prompt itself (`prefill_text`)
     temperature: float = 0.0          # sampling temperature; 0: greedy decoding
     top_p: float = 1.0                # nucleus-sampling mass when sampling; 1.0: no nucleus cut
     top_k: int = 50                   # sample among the k likeliest tokens (50: transformers' default)
     max_new_tokens: int = 256         # new-token limit per generation (method.md's 256; the released script uses 250)
     repetition_penalty: float = 1.0   # above 1 discourages repeated tokens; 1.0: off
+    rerank: int = 1                   # candidates per output (n=1): above 1, the greedy one and rerank - 1 samples, the guard choosing
 
 # %% ../nbs/50_booster.ipynb #fc8c784d
 BOOSTERS = {
     "smollm2": BoosterPreset("asset:smollm2", None, "paper", prefill=True, max_new_tokens=90, repetition_penalty=1.15),
+    "smollm2-video": BoosterPreset("asset:smollm2", None, "examples", prefill=True, max_new_tokens=100, repetition_penalty=1.15, rerank=4),
     "released-cv": BoosterPreset("meta-llama/Meta-Llama-3-8B-Instruct", "jiyatai/Prompt_A_Video_CV", "official", temperature=1.0),
     "released-os": BoosterPreset("meta-llama/Meta-Llama-3-8B-Instruct", "jiyatai/Prompt_A_Video_OS", "official", temperature=1.0),
 }
@@ -126,6 +157,223 @@ def finish_refined(raw: str,                    # the decoded new tokens of one 
 def _broken(t: str) -> bool:
     letters = [c for c in t if c.isalpha()]
     return len(_words(t)) < 3 or sum(c.isascii() for c in letters) < 0.9 * len(letters)
+
+# %% ../nbs/50_booster.ipynb #c044bf39
+GUARD_MODES = ("off", "check", "strict")
+
+# %% ../nbs/50_booster.ipynb #e933691d
+_DET = set("a an the this that these those its their his her our your my some each every".split())   # start a phrase, dropped
+
+# %% ../nbs/50_booster.ipynb #563a2b27
+_BREAK = set("""of on in at over under with and or but to from by for into onto near while as is are was were be been being
+it they he she we you i there here then than which who whose where when through across along around behind between above
+below inside outside beside against toward towards up down out off about past beneath underneath upon via like not no very
+just also itself has have had can will would could should may might do does did so such""".split())   # end a phrase, dropped
+
+# %% ../nbs/50_booster.ipynb #fdbcc6cb
+_NOT_ACTIONS = set("""ceiling building painting clothing evening morning lighting thing king ring wing spring string swing
+something nothing everything anything setting ending pudding wedding sibling darling icing sling bedding during awning
+railing stocking earring lightning ceiling""".split())   # nouns ending in -ing
+
+# %% ../nbs/50_booster.ipynb #000014bc
+_ACTIONS = set("""runs walks flies swims jumps dances sings plays rides drives eats drinks reads writes cooks sleeps sits stands
+climbs falls rolls spins floats glides sails smiles laughs cries talks kisses hugs throws catches kicks chases hovers
+watches looks holds waits carries pulls pushes opens turns
+run walk fly swim jump dance sing play ride drive eat drink read write cook sleep sit stand climb fall roll spin float""".split())   # verbs not ending in -ing
+
+# %% ../nbs/50_booster.ipynb #eaced327
+_FRAMING = set("close closeup close-up shot shots view footage video clip scene timelapse time-lapse lapse photo image".split())   # how, not what
+
+# %% ../nbs/50_booster.ipynb #3ed49ec6
+def _tokens(text: str) -> list[str]: return re.findall(r"[A-Za-z][A-Za-z'-]*|[0-9]+|[.,;:!?()]", text)
+
+# %% ../nbs/50_booster.ipynb #922a4c67
+def _is_action(w: str) -> bool: return w in _ACTIONS or (w.endswith("ing") and len(w) > 5 and w not in _NOT_ACTIONS)
+
+# %% ../nbs/50_booster.ipynb #c311496b
+def prompt_parts(prompt: str,  # a prompt, the user's or a rewrite
+                ) -> dict:     # {'subjects': [...], 'actions': [...], 'objects': [...]}, phrases lower-cased, in order
+    "The parts of a prompt a rewrite must keep: subjects (phrases before the first preposition or action), actions, objects."
+    chunks, cur, acts, first = [], [], [], None       # first: where the subjects end, as an index into chunks
+    def flush():
+        words = [w for w in cur if w not in _FRAMING]
+        if words: chunks.append(" ".join(words))
+        cur.clear()
+    for t in _tokens(prompt):
+        w = t.lower()
+        if not w[0].isalnum() or w in _DET or (w.endswith("ly") and len(w) > 4): flush(); continue
+        if w in _BREAK or _is_action(w):
+            flush()
+            if _is_action(w): acts.append(w)
+            if first is None and w != "and": first = len(chunks)
+            continue
+        cur.append(w)
+        if len(cur) == 4: flush()
+    flush()
+    subj = chunks[:len(chunks) if first is None else first] or chunks[:1]
+    return {"subjects": subj, "actions": acts, "objects": [c for c in chunks if c not in subj]}
+
+# %% ../nbs/50_booster.ipynb #94543a9b
+def candidate_phrases(text: str,  # a rewritten prompt
+                     ) -> list[str]:  # distinct, in order
+    "The phrases of a rewrite that parts are checked against: its chunks, its actions and each content word."
+    p = prompt_parts(text)
+    words = [t.lower() for t in _tokens(text) if t[0].isalpha() and t.lower() not in _DET | _BREAK]
+    return list(dict.fromkeys(p["subjects"] + p["objects"] + p["actions"] + words))
+
+# %% ../nbs/50_booster.ipynb #ebf14c0c
+_PHRASE_VECTORS: dict = {}   # phrase -> its MiniLM embedding, filled by `phrase_vectors`
+
+# %% ../nbs/50_booster.ipynb #80d3c666
+def phrase_vectors(phrases: Sequence[str],  # short phrases
+                  ):                        # float32 tensor (len(phrases), 384), rows L2-normalised
+    "MiniLM embeddings of `phrases`, each computed once per session."
+    import torch
+    from prompt_a_video.assets import embed_sentences
+    new = [p for p in dict.fromkeys(phrases) if p not in _PHRASE_VECTORS]
+    if new: _PHRASE_VECTORS.update(zip(new, embed_sentences(new)))
+    return torch.stack([_PHRASE_VECTORS[p] for p in phrases]) if phrases else torch.zeros(0, 384)
+
+# %% ../nbs/50_booster.ipynb #528fd486
+KEEP = {"subjects": 0.7, "actions": 0.6, "objects": 0.6}   # cosine to some phrase of the rewrite at which a part counts as kept (measured below)
+
+# %% ../nbs/50_booster.ipynb #db09c272
+def missing_parts(parts: dict,     # `prompt_parts` of the user's prompt
+                  candidate: str,  # the rewrite
+                 ) -> dict:        # kind -> the parts of that kind no phrase of the rewrite is close to
+    "The parts of the user's prompt the rewrite lost: no phrase of it within `KEEP` cosine."
+    ph, out = candidate_phrases(candidate), {}
+    for kind, ps in parts.items():
+        if not ps or not ph: out[kind] = list(ps); continue
+        best = (phrase_vectors(ps) @ phrase_vectors(ph).T).max(1).values
+        out[kind] = [p for p, x in zip(ps, best.tolist()) if x < KEEP[kind]]
+    return out
+
+# %% ../nbs/50_booster.ipynb #996fda48
+BEINGS = set("""person people man men woman women boy boys girl girls child children kid kids baby babies toddler teenager
+teen adult family couple crowd friend friends stranger strangers chef cook waiter waitress farmer fisherman fishermen
+soldier soldiers doctor nurse teacher student students worker workers driver rider runner dancer dancers singer musician
+artist painter player players athlete surfer skier skateboarder swimmer climber hiker tourist tourists traveler
+traveller astronaut pilot sailor king queen prince princess knight wizard witch fairy angel ghost monster dragon robot
+alien zombie vampire mermaid superhero character hero villain officer policeman guard priest monk nun bride human humans
+groom grandmother grandfather grandma grandpa mother father mom dad son daughter brother sister husband wife owner
+dog dogs puppy puppies corgi cat cats kitten kittens bird birds parrot eagle owl hummingbird pigeon duck ducks swan
+chicken rooster horse horses pony cow cows sheep goat pig rabbit bunny mouse rat squirrel fox wolf bear bears panda
+tiger lion elephant giraffe zebra monkey gorilla deer camel kangaroo koala fish shark whale dolphin octopus turtle
+frog snake lizard crocodile butterfly bee bees ant ants spider insect dinosaur unicorn creature creatures animal
+animals pet pets penguin seal otter raccoon hedgehog goldfish jellyfish crab lobster""".split())   # heads that name a being
+
+# %% ../nbs/50_booster.ipynb #7b6d9ee1
+GENERIC = set("person people man men woman women figure someone creature creatures animal animals pet pets dog dogs bird birds fish".split())   # beings a rewrite may use to refer back
+
+# %% ../nbs/50_booster.ipynb #4c03cffd
+ADDED = 0.5   # a being of the rewrite is the user's when its cosine to some part of the prompt reaches this
+
+# %% ../nbs/50_booster.ipynb #4a636d1e
+def added_subjects(parts: dict,     # `prompt_parts` of the user's prompt
+                   candidate: str,  # the rewrite
+                  ) -> list[str]:   # its phrases naming a being the user did not ask for, each ending at the being
+    "Beings the rewrite names that no part of the user's prompt comes within `ADDED` cosine of (generic words pass)."
+    mine = [x for k in ("subjects", "objects", "actions") for x in parts[k]]
+    got = prompt_parts(candidate)
+    heads = {}                                        # the phrase up to its being -> that being
+    for c in got["subjects"] + got["objects"]:
+        ws = c.split()
+        h = next((i for i in range(len(ws) - 1, -1, -1) if ws[i] in BEINGS), None)
+        if h is not None and ws[h] not in GENERIC: heads.setdefault(" ".join(ws[:h + 1]), ws[h])
+    beings = list(heads)
+    if not beings or not mine: return beings
+    near = (phrase_vectors(beings) @ phrase_vectors(mine).T).max(1).values
+    near_head = (phrase_vectors([heads[b] for b in beings]) @ phrase_vectors(mine).T).max(1).values
+    return [b for b, x, y in zip(beings, near.tolist(), near_head.tolist()) if max(x, y) < ADDED]
+
+# %% ../nbs/50_booster.ipynb #f98c91f5
+VISUAL_CUES = set("""light lit lights lighting sunlight sunlit moonlight glow glows glowing shadow shadows shade bright brightly dim dark
+darkness golden warm cool soft hard backlit silhouette silhouetted reflection reflections reflect reflects shine shines
+shining sparkle sparkles glint gleam haze hazy fog mist misty sunset sunrise dawn dusk twilight night daylight noon
+afternoon morning evening neon lamp lamps candle candlelight sun sky clouds red orange yellow green blue purple pink white
+black brown grey gray silver colour colours color colors colorful colourful vivid pale muted pastel saturated tone tones hue
+camera shot close-up closeup wide medium angle lens focus focused depth field frame framed framing pan pans panning tracking
+tracks zoom zooms zooming dolly aerial overhead low-angle high-angle eye-level static handheld slow-motion motion moves moving
+slowly smooth smoothly steady follows following texture textured detail detailed crisp sharp blurred blur bokeh glossy matte
+wet shiny rough fur feathers grass sand water waves wood wooden stone glass metal snow dust steam smoke background foreground""".split())   # words naming what a camera sees
+
+# %% ../nbs/50_booster.ipynb #46d6ee87
+NON_VISUAL = set("""smell smells scent scents aroma fragrance sound sounds noise hear hears heard listen music melody taste tastes
+flavor flavour feel feels felt feeling feelings think thinks thought thoughts remember memories memory dream dreams story once
+life love heart soul hope emotion emotions believe know knows wonder meaning journey""".split())   # words naming what a camera cannot see
+
+# %% ../nbs/50_booster.ipynb #c286ff90
+def visual_words(candidate: str,   # the rewrite
+                 prompt: str = "", # the user's prompt: its words are not counted (once each)
+                ) -> int:
+    "Words of visual detail: the words of sentences naming something seen and nothing unseen, less the prompt's own."
+    own = Counter(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", prompt))
+    n = 0
+    for s in re.split(r"(?<=[.!?;])\s+", candidate):
+        ws = Counter(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s))
+        if any(w in VISUAL_CUES for w in ws) and not any(w in NON_VISUAL for w in ws):
+            n += sum((ws - own).values())
+            own = own - ws
+    return n
+
+# %% ../nbs/50_booster.ipynb #e5b9c7f1
+@dataclass
+class GuardConfig:
+    "How the drift guard runs: its mode, and the candidates `strict` chooses among."
+    mode: str = "check"          # 'off', 'check' (record what fired, keep the booster's choice) or 'strict' (choose among passing candidates)
+    k: int = 4                   # candidates per prompt under 'strict': the booster's own output and k - 1 samples
+    temperature: float = 0.8     # sampling temperature of the k - 1 extra candidates
+    visual_weight: float = 0.3   # weight of visual detail against fidelity when choosing
+    visual_target: int = 40      # words of visual detail at which it counts in full
+    def __post_init__(self):
+        if self.mode not in GUARD_MODES: raise PavError(f"unknown guard mode {self.mode!r}; choose one of {list(GUARD_MODES)}")
+        if self.k < 1: raise PavError(f"the guard needs at least 1 candidate per prompt, got {self.k}")
+        if self.temperature <= 0: raise PavError(f"the guard samples its extra candidates: temperature must be above 0, got {self.temperature}")
+
+# %% ../nbs/50_booster.ipynb #da923553
+def check_candidate(prompt: str,                    # the user's prompt
+                    candidate: str,                 # one rewrite of it
+                    fidelity: float | None = None,  # its `prompt_fidelity`, when already computed
+                   ) -> dict:                       # the record: passed checks, missing parts, added beings, fidelity, visual words
+    "The guard's record of one rewrite: which checks passed, what it lost and added, its fidelity and visual detail."
+    from prompt_a_video.rewards.offline import prompt_fidelity
+    parts = prompt_parts(prompt)
+    miss, added = missing_parts(parts, candidate), added_subjects(parts, candidate)
+    fid = prompt_fidelity([prompt], [candidate])[0] if fidelity is None else fidelity
+    return {"passed": {"keeps_subjects": not miss["subjects"], "keeps_actions": not miss["actions"],
+                       "keeps_objects": not miss["objects"], "adds_no_subject": not added},
+            "missing": [x for k in ("subjects", "actions", "objects") for x in miss[k]], "added": added,
+            "fidelity": round(float(fid), 4), "visual_words": visual_words(candidate, prompt)}
+
+# %% ../nbs/50_booster.ipynb #faa54cd1
+def guard_score(rec: dict,                 # a `check_candidate` record
+                cfg: GuardConfig | None = None,  # its `visual_weight` and `visual_target` (None: the defaults)
+               ) -> float:
+    "How good a rewrite is among passing ones: fidelity plus the weighted share of the visual-detail target it reaches."
+    cfg = cfg or GuardConfig()
+    return rec["fidelity"] + cfg.visual_weight * min(rec["visual_words"] / cfg.visual_target, 1.0)
+
+# %% ../nbs/50_booster.ipynb #7f04a9c9
+def choose_candidate(records: Sequence[dict],         # one `check_candidate` record per candidate; the booster's own output first
+                     rule: str = "strict",            # 'first': the booster's own; 'strict': the best passing, else None; 'rank': the best passing, else the one failing fewest checks
+                     cfg: GuardConfig | None = None,  # weights of `guard_score`
+                    ) -> int | None:                  # the chosen index; None: 'strict' found no candidate passing every check
+    "Which candidate to keep: by `rule`, passing candidates ranked by `guard_score`."
+    if rule == "first": return 0
+    ok = [i for i, r in enumerate(records) if all(r["passed"].values())]
+    if ok: return max(ok, key=lambda i: guard_score(records[i], cfg))
+    if rule == "strict": return None
+    return max(range(len(records)), key=lambda i: (sum(records[i]["passed"].values()), guard_score(records[i], cfg)))
+
+# %% ../nbs/50_booster.ipynb #58405dfc
+def guard_records(prompt: str,                # the user's prompt
+                  candidates: Sequence[str],  # its rewrites
+                 ) -> list[dict]:             # one `check_candidate` record per rewrite
+    "The guard's records of several rewrites of one prompt (fidelity computed in one call)."
+    from prompt_a_video.rewards.offline import prompt_fidelity
+    fids = prompt_fidelity([prompt] * len(candidates), list(candidates))
+    return [check_candidate(prompt, c, f) for c, f in zip(candidates, fids)]
 
 # %% ../nbs/50_booster.ipynb #3ad71dc9
 class PromptBooster:
@@ -320,6 +568,7 @@ def refine(self: PromptBooster,
            max_new_tokens: int | None = None, # None: the preset's
            retries: int = 2,                  # resamples of a broken output (cleaned templates) before the original prompt is kept
            progress: bool = False,            # show a progress bar over prompts
+           rerank: bool = True,               # with n=1, let the guard choose among `preset.rerank` candidates; False: the first decode
           ) -> list[list[str]]:               # `n` refined prompts per prompt, in the prompts' order
     "`n` refined versions of each prompt (a list per prompt), fitted to `target`'s token budget if given; see `finish_refined`."
     from tqdm.auto import tqdm
@@ -342,6 +591,8 @@ def refine(self: PromptBooster,
                 for j, (orig, g) in enumerate(zip(chunk, gens))]
         bar.update(len(chunk))
     bar.close()
+    if rerank and p.rerank > 1 and n == 1:
+        out = self._rerank(prompts, out, seed, target=target, batch_size=batch_size, max_new_tokens=max_new_tokens, retries=retries)
     return out
 
 # %% ../nbs/50_booster.ipynb #b9f69d55
@@ -519,3 +770,106 @@ def load_booster(name: str = "smollm2",  # a `PromptBooster.load` name, 'identit
         from prompt_a_video.llm import make_operator
         return ChatRewriteBooster(make_operator(name.split(":", 1)[1]))
     return PromptBooster.load(name, device=device)
+
+# %% ../nbs/50_booster.ipynb #43fc16c3
+def guard_candidates(booster,                  # anything with `refine(prompts, n=, temperature=, seed=, ...)`
+                     prompts: Sequence[str],   # the user's prompts
+                     k: int,                   # candidates wanted per prompt
+                     temperature: float = 0.8, # sampling temperature of all but the first
+                     seed: int | None = 0,     # the first candidate's seed; the samples use seed + 1
+                     **kw,                     # more `refine` arguments (target, max_new_tokens, ...), not temperature
+                    ) -> list[list[str]]:      # per prompt, up to `k` distinct candidates, the booster's own output first
+    "The booster's own output and `k - 1` samples for each prompt, repeats dropped."
+    own = booster.refine(list(prompts), n=1, seed=seed, rerank=False, **kw)
+    if k == 1: return own
+    more = booster.refine(list(prompts), n=k - 1, temperature=temperature, seed=(seed or 0) + 1, rerank=False, **kw)
+    return [list(dict.fromkeys(a + b)) for a, b in zip(own, more)]
+
+# %% ../nbs/50_booster.ipynb #0353538d
+class GuardedBooster:
+    "Any booster behind the drift guard: its outputs checked ('check'), or chosen among candidates ('strict')."
+    def __init__(self, booster,                  # any booster (`load_booster`)
+                 cfg: GuardConfig | None = None, # the guard's mode and candidates (None: `check`)
+                ):
+        self.booster, self.cfg, self.records = booster, cfg or GuardConfig(), []
+        self.name, self.as_is = getattr(booster, "name", "booster"), getattr(booster, "as_is", False)
+
+# %% ../nbs/50_booster.ipynb #47b9e62b
+@patch
+def refine(self: GuardedBooster,
+           prompts: str | Sequence[str],  # one prompt or several
+           n: int = 1,                    # outputs per prompt ('strict' gives one)
+           seed: int | None = 0,          # as in the booster's `refine`
+           **kw,                          # more arguments of the booster's `refine` (target, max_new_tokens, ...); under 'strict' a temperature is the samples' one
+          ) -> list[list[str]]:           # `n` refined prompts per prompt; their records are in `self.records`
+    "The booster's outputs under the guard; `records[i][j]` says which checks output j of prompt i passed."
+    prompts, cfg = [prompts] if isinstance(prompts, str) else list(prompts), self.cfg
+    if cfg.mode == "strict" and n != 1: raise PavError(f"the strict guard chooses one output per prompt: use n=1, not {n}")
+    if cfg.mode != "strict":
+        out = self.booster.refine(prompts, n=n, seed=seed, **kw)
+        self.records = [[{"mode": "off"}] * len(o) if cfg.mode == "off" else [{"mode": "check", **r} for r in guard_records(p.strip(), o)]
+                        for p, o in zip(prompts, out)]
+        return out
+    out, self.records, t = [], [], kw.pop("temperature", None) or cfg.temperature
+    for p, cands in zip(prompts, guard_candidates(self.booster, prompts, cfg.k, t, seed, **kw)):
+        recs = guard_records(p.strip(), cands)
+        i = choose_candidate(recs, "strict", cfg)
+        rejected = sum(not all(r["passed"].values()) for r in recs)
+        keep = check_candidate(p.strip(), p.strip(), 1.0) if i is None else recs[i]
+        out.append([p.strip() if i is None else cands[i]])
+        self.records.append([{"mode": "strict", **keep, "candidates": len(cands), "rejected": rejected, "fallback": i is None}])
+    return out
+
+# %% ../nbs/50_booster.ipynb #12e5f488
+@patch
+def _rerank(self: PromptBooster,
+            prompts: list[str],          # the prompts, stripped
+            out: list[list[str]],        # the first (greedy) output of each
+            seed: int | None,            # the samples use seed + 1
+            **kw,                        # more `refine` arguments (target, batch_size, max_new_tokens, retries, progress)
+           ) -> list[list[str]]:         # one output per prompt: the guard's choice
+    "Each prompt's output chosen by the guard (`rank`) among the first and `preset.rerank - 1` samples at temperature 0.7."
+    more = self.refine(prompts, n=self.preset.rerank - 1, temperature=0.7, seed=(seed or 0) + 1, rerank=False, **kw)
+    res = []
+    for p, a, b in zip(prompts, out, more):
+        cands = list(dict.fromkeys(a + b))
+        res.append([cands[choose_candidate(guard_records(p, cands), "rank")]])
+    return res
+
+# %% ../nbs/50_booster.ipynb #cc4123bb
+def best_of(booster,                       # any booster (`load_booster`), guarded or not
+            prompts: Sequence[str],        # the user's prompts
+            n: int,                        # candidates rendered per prompt (the booster's own output and n - 1 samples)
+            farm,                          # where they render and score: a `LocalFarm` or a `RayFarm` (its suite scores)
+            seed: int = 0,                 # the render seed of every candidate, and the booster's seed
+            max_renders: int = 64,         # refuse a run that would render more videos than this
+            guard: GuardConfig | None = None,  # 'strict': candidates failing a check are not rendered (the user's prompt stands in when none pass)
+            weights: dict | None = None,   # ranking weights on normalised scores (None: `ranking_weights` for the farm's suite)
+            **kw,                          # more `refine` arguments (target, max_new_tokens, ...); a temperature is the samples' one
+           ) -> list[dict]:                # per prompt: best, its score and scores, and every candidate ranked (`candidate` 0: the booster's own output)
+    "Render each prompt's `n` candidates, score each against the prompt, and rank them: the best first."
+    from prompt_a_video.farm import WorkItem
+    from prompt_a_video.evolution import EvolutionConfig, ranking_weights, ranking_score
+    prompts = [p.strip() for p in prompts]
+    if n < 1: raise PavError(f"best-of needs at least 1 candidate per prompt, got {n}")
+    if n * len(prompts) > max_renders:
+        raise PavError(f"best-of {n} on {len(prompts)} prompts renders up to {n * len(prompts)} videos, more than the cap of "
+                       f"{max_renders}: lower the best-of or the number of prompts, or raise the cap")
+    w = weights or ranking_weights(EvolutionConfig(), farm.suite.dims)
+    t = kw.pop("temperature", None) or (guard or GuardConfig()).temperature
+    cands = guard_candidates(getattr(booster, "booster", booster), prompts, n, t, seed, **kw)
+    recs = [guard_records(p, c) for p, c in zip(prompts, cands)]
+    if guard is not None and guard.mode == "strict":
+        kept = [[(c, r) for c, r in zip(cs, rs) if all(r["passed"].values())] or [(p, check_candidate(p, p, 1.0))]
+                for p, cs, rs in zip(prompts, cands, recs)]
+        cands, recs = [[c for c, _ in k] for k in kept], [[r for _, r in k] for k in kept]
+    results = iter(farm.run([WorkItem(c, seed, p) for p, cs in zip(prompts, cands) for c in cs]))
+    out = []
+    for p, cs, rs in zip(prompts, cands, recs):
+        rows = [(j, c, r, next(results)) for j, (c, r) in enumerate(zip(cs, rs))]
+        ranked = sorted(({"refined": c, "candidate": j, "score": ranking_score(x.scores, w), "scores": x.scores.raw, "guard": r}
+                         for j, c, r, x in rows),
+                        key=lambda d: -d["score"] if math.isfinite(d["score"]) else math.inf)
+        out.append({"prompt": p, "best": ranked[0]["refined"], "score": ranked[0]["score"], "scores": ranked[0]["scores"],
+                    "ranked": ranked})
+    return out

@@ -47,7 +47,8 @@ def test_filled_dataclasses_hold_typed_configs():
     s = filled("score", "v.mp4", "--prompt", "a", "--prompt", "b", "--candidate", "c")
     assert (s.videos, s.prompt, s.candidate, s.suite.name, s.checkpoints) == (["v.mp4"], ["a", "b"], ["c"], "offline", {})
     r = filled("refine", "a cat", "--negative", "icl", "--n", "2")
-    assert (r.negative, r.n, r.booster, r.device, r.out) == ("icl", 2, "smollm2", "auto", None)
+    assert (r.negative, r.n, r.booster, r.device, r.out) == ("icl", 2, "smollm2-video", "auto", None)
+    assert (r.guard, r.candidates, r.best_of, r.max_renders, r.suite.name, r.farm.ray) == ("check", 4, 1, 64, "offline", None)
 
 
 def test_presets_build_the_configs():
