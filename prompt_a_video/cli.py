@@ -1034,8 +1034,7 @@ class DemoArgs(Args):
 @command
 def _demo_cmd(a: DemoArgs) -> int:
     _quiet_hf()
-    _log_to(a.out.path)
-    r = lib("run_demo")(a.out.path, a.demo)
+    r = lib("run_demo")(a.out.path, a.demo)         # its log is written into the folder once run_demo has made it (at the end)
     print(format_table([{"method": m, "held-out score": f"{v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]",
                          "win vs original": "" if m == "identity" else f"{v['win_rate_vs_original']:.2f}"}
                         for m, v in r["held_out_score"].items()]))

@@ -46,7 +46,7 @@ class DemoConfig(Config):
     def default(cls): return cls()
     @register_preset
     def quick(cls): return cls(evolve_prompts=4, dpo_prompts=3, eval_prompts=6, iterations=2, candidates=2,
-                               dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False, grpo_steps=1)
+                               dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False)
     @register_preset
     def long(cls): return cls(evolve_prompts=24, dpo_prompts=12, eval_prompts=24, iterations=2, candidates=3,
                               dpo_candidates=4, sft_epochs=8, dpo_epochs=3, seeds=2, grpo_steps=8)
