@@ -1,6 +1,11 @@
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,3 +54,32 @@ def candidate_rows(run_dir, *extra: str) -> list[tuple]:
     try: return db.execute(f"SELECT {cols} FROM candidates c JOIN sources s ON s.id = c.source_id "
                            "ORDER BY s.prompt, c.iteration, c.idx").fetchall()
     finally: db.close()
+
+
+def free_port() -> int:
+    "A loopback port nothing listens on now (bound, then closed)."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def transformers_serve(env: dict, hub: Path):
+    """A real `transformers serve` on loopback (CPU) with its own empty hub cache `hub`: yields its base URL (`.../v1`),
+    waits until `/v1/models` answers (a deadline, not a count of tries: a busy machine only waits longer), and kills
+    the server's process group on exit."""
+    port = free_port()
+    srv = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", "--host", "127.0.0.1", "--port",
+                            str(port), "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           env=dict(env, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub)),
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            try: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30); break
+            except Exception:
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("transformers serve did not start: " + srv.stderr.read1().decode()[-2000:])
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        os.killpg(srv.pid, signal.SIGKILL); srv.wait()

@@ -1,16 +1,11 @@
 """`pav evolve` end to end: offline operators, fault injection, kill -9 and resume, bad input."""
 import json
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import candidate_rows
+from conftest import candidate_rows, transformers_serve
 
 from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.cli import main
@@ -65,39 +60,17 @@ def test_offline_run_with_local_smollm2(pav, env, tmp_path):
     assert (run / "best_per_iteration.png").stat().st_size > 1000
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
 def test_offline_run_through_transformers_serve(pav, env, tmp_path):
-    port = _free_port()
     hub = tmp_path / "hub"; hub.mkdir()
-    senv = dict(env, HF_HUB_CACHE=str(hub))
-    serve = Path(sys.executable).parent / "transformers"
-    srv = subprocess.Popen([str(serve), "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=senv, start_new_session=True)
-    try:
-        import urllib.request
-        # wait until the server answers or exits: a deadline, not a count of tries, so a busy machine only waits longer
-        deadline = time.monotonic() + 900
-        while True:
-            try: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30); break
-            except Exception:
-                if srv.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("transformers serve did not start: " + srv.stderr.read1().decode()[-2000:])
-                time.sleep(1)
+    with transformers_serve(env, hub) as url:
         run = tmp_path / "run"
-        op = f"http://127.0.0.1:{port}/v1#{smollm2_dir()}"
-        r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), op, env, "--preset", "tiny", "--iterations", "1",
-                   "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
+        r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), f"{url}#{smollm2_dir()}", env, "--preset", "tiny",
+                   "--iterations", "1", "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
         assert r.returncode == 0, r.stderr[-3000:]
         s = json.loads((run / "summary.json").read_text())
         assert s["llm_calls"] >= 1 and s["prompt_tokens"] > 100 and s["completion_tokens"] > 0   # real usage from the server
         assert s["llm_failed_calls"] == 0
         assert s["candidates"] >= 1 and s["sources"]
-    finally:
-        os.killpg(srv.pid, signal.SIGKILL); srv.wait()
 
 
 def test_fault_injection(pav, env, tmp_path):

@@ -4,12 +4,6 @@ stalled on operator faults; library chatter goes to the run folder's pav.log, `-
 `transformers serve`, loopback servers from `prompt_a_video.testing`, and an address where nothing listens."""
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +11,8 @@ import pytest
 from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.cli import main
 from prompt_a_video.testing import sandbox_operator_server, serve_pattern
+
+from conftest import free_port, transformers_serve as serve
 
 
 @pytest.fixture
@@ -28,11 +24,6 @@ def cache(offline_env, tmp_path, monkeypatch):
     monkeypatch.setenv("PAV_CACHE", str(root))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return root
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
 def pav(capsys, *argv):
@@ -75,7 +66,7 @@ def _stops_before_rendering(cache, out, code, err, says):
 
 
 def test_evolve_stops_when_nothing_listens(cache, tmp_path, capsys):
-    url = f"http://127.0.0.1:{_free_port()}/v1"                 # bound, then closed: nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/v1"                 # bound, then closed: nothing listens there
     run = tmp_path / "run"
     code, _, err = pav(capsys, *evolve_args(run, url + "#m"))
     _stops_before_rendering(cache, run, code, err, f"pav evolve: error: operator {url} (model 'm') cannot be reached: "
@@ -102,7 +93,7 @@ def test_evolve_stops_on_a_refusing_server(cache, tmp_path, capsys, status, says
 
 
 def test_eval_stops_when_an_llm_rewrite_server_is_down(cache, tmp_path, capsys):
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     out = tmp_path / "eval"
     code, _, err = pav(capsys, "eval", "a corgi running on a beach", "--methods", f"identity,llm-rewrite:{url}#m",
                        "--target", "tiny", "--suite", "offline", "--out", out)
@@ -112,22 +103,7 @@ def test_eval_stops_when_an_llm_rewrite_server_is_down(cache, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def transformers_serve(tmp_path_factory):
     "A real `transformers serve` on loopback (CPU), its base URL; killed after the module."
-    port, hub = _free_port(), tmp_path_factory.mktemp("hub")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub))
-    srv = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", "--host", "127.0.0.1", "--port",
-                            str(port), "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                           start_new_session=True)
-    try:
-        deadline = time.monotonic() + 900          # a deadline, not a count of tries: a busy machine only waits longer
-        while True:
-            try: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30); break
-            except Exception:
-                if srv.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("transformers serve did not start: " + srv.stderr.read1().decode()[-2000:])
-                time.sleep(1)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(srv.pid, signal.SIGKILL); srv.wait()
+    with serve(os.environ, tmp_path_factory.mktemp("hub")) as url: yield url
 
 
 def test_transformers_serve_without_the_model_stops_evolve(cache, tmp_path, capsys, transformers_serve):
@@ -145,7 +121,7 @@ def test_transformers_serve_with_the_model_passes_the_check(transformers_serve):
 
 
 def test_rerun_retries_sources_that_stalled_on_faults_and_the_terminal_stays_quiet(cache, tmp_path, capsys):
-    port, run = _free_port(), tmp_path / "run"
+    port, run = free_port(), tmp_path / "run"
     # the probe is answered, then every try of the round's one ask fails (HTTP 500, retried by the client): it stalls
     down = serve_pattern(["OK"] + [500] * 10, port=port)
     try: code, out, err = pav(capsys, *evolve_args(run, f"http://127.0.0.1:{port}/v1#gpt-4o", "--max-asks", "1"))

@@ -25,10 +25,9 @@ if [ "${1:-}" = "start" ]; then
          PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True TOKENIZERS_PARALLELISM=false
   python3 tools/minilm_standin.py weights .bench/minilm > $B/setup.log 2>&1 || { cat $B/setup.log; exit 1; }
   setsid nohup bash -c "
-    python3 benchmarks/evolution_throughput.py --sections reducers anchor --iterations 8 --sources 3 --steps 6 --latency 8 \
-        --json $B/evolution_throughput.jsonl > $B/1_reducers.log 2>&1
-    python3 benchmarks/evolution_throughput.py --sections ray --iterations 1 --sources 2 --steps 6 --latency 8 \
-        --json $B/evolution_throughput.jsonl > $B/2_ray.log 2>&1
+    python3 benchmarks/mps_autocast.py > $B/0_mps_autocast.log 2>&1
+    python3 benchmarks/evolution_throughput.py --sections reducers --iterations 8 --sources 3 --steps 6 --latency 8 \
+        --reducers 'screen 1 in 3 + pab' 'screen 1 in 3' --json $B/evolution_throughput.jsonl > $B/1_reducers.log 2>&1
     touch $B/done" > /dev/null 2>&1 < /dev/null &
   poll "${2:-540}"
 elif [ "${1:-}" = "poll" ]; then
