@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def transformers_serve(env: dict, hub: Path):
+def serve_transformers(env: dict, hub: Path):
     """A real `transformers serve` on loopback (CPU) with its own empty hub cache `hub`: yields its base URL (`.../v1`),
     waits until `/v1/models` answers (a deadline, not a count of tries: a busy machine only waits longer), and kills
     the server's process group on exit."""
@@ -83,3 +83,9 @@ def transformers_serve(env: dict, hub: Path):
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         os.killpg(srv.pid, signal.SIGKILL); srv.wait()
+
+
+@pytest.fixture(scope="session")
+def transformers_serve(tmp_path_factory):
+    "One real `transformers serve` on loopback (CPU) for a test worker's whole session: its base URL (`.../v1`)."
+    with serve_transformers(offline_environ(), tmp_path_factory.mktemp("serve-hub")) as url: yield url

@@ -5,7 +5,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import candidate_rows, transformers_serve
+from conftest import candidate_rows
 
 from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.cli import main
@@ -60,17 +60,15 @@ def test_offline_run_with_local_smollm2(pav, env, tmp_path):
     assert (run / "best_per_iteration.png").stat().st_size > 1000
 
 
-def test_offline_run_through_transformers_serve(pav, env, tmp_path):
-    hub = tmp_path / "hub"; hub.mkdir()
-    with transformers_serve(env, hub) as url:
-        run = tmp_path / "run"
-        r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), f"{url}#{smollm2_dir()}", env, "--preset", "tiny",
-                   "--iterations", "1", "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
-        assert r.returncode == 0, r.stderr[-3000:]
-        s = json.loads((run / "summary.json").read_text())
-        assert s["llm_calls"] >= 1 and s["prompt_tokens"] > 100 and s["completion_tokens"] > 0   # real usage from the server
-        assert s["llm_failed_calls"] == 0
-        assert s["candidates"] >= 1 and s["sources"]
+def test_offline_run_through_transformers_serve(pav, env, tmp_path, transformers_serve):
+    run = tmp_path / "run"
+    r = evolve(pav, run, prompts_file(tmp_path, PROMPTS[:1]), f"{transformers_serve}#{smollm2_dir()}", env, "--preset", "tiny",
+               "--iterations", "1", "--candidates", "2", "--max-asks", "1", "--max-tokens", "48", "--timeout", "600")
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((run / "summary.json").read_text())
+    assert s["llm_calls"] >= 1 and s["prompt_tokens"] > 100 and s["completion_tokens"] > 0   # real usage from the server
+    assert s["llm_failed_calls"] == 0
+    assert s["candidates"] >= 1 and s["sources"]
 
 
 def test_fault_injection(pav, env, tmp_path):

@@ -12,7 +12,7 @@ from prompt_a_video.assets import smollm2_dir
 from prompt_a_video.cli import main
 from prompt_a_video.testing import sandbox_operator_server, serve_pattern
 
-from conftest import free_port, transformers_serve as serve
+from conftest import free_port
 
 
 @pytest.fixture
@@ -98,12 +98,6 @@ def test_eval_stops_when_an_llm_rewrite_server_is_down(cache, tmp_path, capsys):
     code, _, err = pav(capsys, "eval", "a corgi running on a beach", "--methods", f"identity,llm-rewrite:{url}#m",
                        "--target", "tiny", "--suite", "offline", "--out", out)
     _stops_before_rendering(cache, out, code, err, f"pav eval: error: operator {url} (model 'm') cannot be reached")
-
-
-@pytest.fixture(scope="module")
-def transformers_serve(tmp_path_factory):
-    "A real `transformers serve` on loopback (CPU), its base URL; killed after the module."
-    with serve(os.environ, tmp_path_factory.mktemp("hub")) as url: yield url
 
 
 def test_transformers_serve_without_the_model_stops_evolve(cache, tmp_path, capsys, transformers_serve):

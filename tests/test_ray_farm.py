@@ -66,11 +66,11 @@ def farm(ray_cluster):
     for f in made: f.close()
 
 
-def test_same_store_with_1_2_and_3_workers(farm, operator, tmp_path, monkeypatch):
+def test_same_store_with_1_and_3_workers(farm, operator, tmp_path, monkeypatch):
     fresh_cache(monkeypatch, tmp_path, "ref-cache")
     ref = evolve(tmp_path / "local", operator)
     assert ref["candidates"] == 3 * (1 + 2 * 2) and ref["videos_rendered"] == 15
-    for n in (1, 2, 3):
+    for n in (1, 3):            # 2 workers: the kill test below compares its store with the local one too
         fresh_cache(monkeypatch, tmp_path, f"cache-{n}")
         f = farm(n)
         s = evolve(tmp_path / f"ray-{n}", operator, f)
