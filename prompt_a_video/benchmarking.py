@@ -22,8 +22,8 @@ from .rewards.aesthetic import aesthetic_reward
 from .rewards.mps import MPSModel, mps_reward
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'IDEFICS2_8B', 'CLIP_VIT_L14', 'CLIP_VIT_H14', 'random_pipeline', 'benchmark_generation',
-           'random_paper_suite', 'benchmark_rewards']
+__all__ = ['ARCHITECTURES', 'TINY_OVERRIDES', 'IDEFICS2_8B', 'CLIP_VIT_L14', 'CLIP_VIT_H14', 'standin_tokenizer',
+           'random_pipeline', 'benchmark_generation', 'random_paper_suite', 'benchmark_rewards']
 
 # %% ../nbs/80_benchmarking.ipynb #bfae9002
 _COGVIDEOX_2B = dict(
@@ -51,7 +51,60 @@ _COGVIDEOX_SCHEDULER = dict(
     prediction_type="v_prediction", rescale_betas_zero_snr=True, set_alpha_to_one=True, snr_shift_scale=3.0,
     steps_offset=0, timestep_spacing="trailing")
 
-# %% ../nbs/80_benchmarking.ipynb #6db75b6f
+# %% ../nbs/80_benchmarking.ipynb #5615df9a
+_LTX_VIDEO_2B = dict(
+    in_channels=128, out_channels=128, patch_size=1, patch_size_t=1, num_attention_heads=32, attention_head_dim=64,
+    cross_attention_dim=2048, num_layers=28, activation_fn="gelu-approximate", qk_norm="rms_norm_across_heads",
+    norm_elementwise_affine=False, norm_eps=1e-6, caption_channels=4096, attention_bias=True, attention_out_bias=True)
+_LTX_VAE_090 = dict(
+    in_channels=3, out_channels=3, latent_channels=128, block_out_channels=(128, 256, 512, 512),
+    down_block_types=("LTXVideoDownBlock3D",) * 4, decoder_block_out_channels=(128, 256, 512, 512),
+    layers_per_block=(4, 3, 3, 3, 4), decoder_layers_per_block=(4, 3, 3, 3, 4),
+    spatio_temporal_scaling=(True, True, True, False), decoder_spatio_temporal_scaling=(True, True, True, False),
+    decoder_inject_noise=(False,) * 5, downsample_type=("conv",) * 4, upsample_residual=(False,) * 4,
+    upsample_factor=(1,) * 4, patch_size=4, patch_size_t=1, resnet_norm_eps=1e-6, scaling_factor=1.0,
+    encoder_causal=True, decoder_causal=False, timestep_conditioning=False)
+_LTX_SCHEDULER = dict(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
+                      max_image_seq_len=4096, shift_terminal=0.1)
+
+# %% ../nbs/80_benchmarking.ipynb #39899e52
+_WAN_T2V_1_3B = dict(
+    added_kv_proj_dim=None, attention_head_dim=128, cross_attn_norm=True, eps=1e-6, ffn_dim=8960, freq_dim=256,
+    in_channels=16, num_attention_heads=12, num_layers=30, out_channels=16, patch_size=(1, 2, 2),
+    qk_norm="rms_norm_across_heads", text_dim=4096)
+_WAN_T2V_14B = {**_WAN_T2V_1_3B, "ffn_dim": 13824, "num_attention_heads": 40, "num_layers": 40}
+_WAN22_TI2V_5B = {**_WAN_T2V_1_3B, "ffn_dim": 14336, "num_attention_heads": 24, "num_layers": 30, "in_channels": 48,
+                  "out_channels": 48}
+_WAN_VAE = {}     # `AutoencoderKLWan()`'s defaults are the Wan2.1 VAE (base_dim 96, z_dim 16, 4x8x8)
+_WAN22_VAE = dict(
+    base_dim=160, decoder_base_dim=256, z_dim=48, is_residual=True, in_channels=12, out_channels=12, patch_size=2,
+    scale_factor_temporal=4, scale_factor_spatial=16,
+    latents_mean=[-0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557, -0.1382, 0.0542, 0.2813, 0.0891,
+                  0.157, -0.0098, 0.0375, -0.1825, -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502,
+                  -0.2055, -0.0322, 0.1109, 0.1567, -0.0729, 0.0899, -0.2799, -0.123, -0.0313, -0.1649, 0.0117, 0.0723,
+                  -0.2839, -0.2083, -0.052, 0.3748, 0.0152, 0.1957, 0.1433, -0.2944, 0.3573, -0.0548, -0.1681, -0.0667],
+    latents_std=[0.4765, 1.0364, 0.4514, 1.1677, 0.5313, 0.499, 0.4818, 0.5013, 0.8158, 1.0344, 0.5894, 1.0901, 0.6885,
+                 0.6165, 0.8454, 0.4978, 0.5759, 0.3523, 0.7135, 0.6804, 0.5833, 1.4146, 0.8986, 0.5659, 0.7069, 0.5338,
+                 0.4889, 0.4917, 0.4069, 0.4999, 0.6866, 0.4093, 0.5709, 0.6065, 0.6415, 0.4944, 0.5726, 1.2042, 0.5458,
+                 1.6887, 0.3971, 1.06, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744])
+_UMT5_XXL_ENCODER = {**_T5_XXL_ENCODER, "vocab_size": 256384}   # google/umt5-xxl: T5-XXL's shape, a 256k vocabulary, per-layer position biases
+_WAN_SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0)
+
+# %% ../nbs/80_benchmarking.ipynb #a3ee9437
+_HUNYUAN_VIDEO_13B = dict(
+    in_channels=16, out_channels=16, num_attention_heads=24, attention_head_dim=128, num_layers=20, num_single_layers=40,
+    num_refiner_layers=2, mlp_ratio=4.0, patch_size=2, patch_size_t=1, qk_norm="rms_norm", guidance_embeds=True,
+    text_embed_dim=4096, pooled_projection_dim=768, rope_theta=256.0, rope_axes_dim=(16, 56, 56), image_condition_type=None)
+_HUNYUAN_VAE = {}   # `AutoencoderKLHunyuanVideo()`'s defaults are the released VAE
+_LLAVA_LLAMA3_8B_TEXT = dict(
+    hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+    hidden_act="silu", rms_norm_eps=1e-5, rope_theta=500000.0, max_position_embeddings=8192, vocab_size=128320,
+    bos_token_id=128000, eos_token_id=128001, attention_bias=False, mlp_bias=False, tie_word_embeddings=False)
+_CLIP_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                    max_position_embeddings=77, vocab_size=49408, hidden_act="quick_gelu", projection_dim=768)
+_HUNYUAN_SCHEDULER = dict(shift=7.0)
+
+# %% ../nbs/80_benchmarking.ipynb #756bbabb
 ARCHITECTURES = {
     "cogvideox-2b": dict(transformer=_COGVIDEOX_2B, vae={**_COGVIDEOX_VAE, "scaling_factor": 1.15258426},
                          text_encoder=_T5_XXL_ENCODER, scheduler=_COGVIDEOX_SCHEDULER),
@@ -59,31 +112,137 @@ ARCHITECTURES = {
                                       "use_rotary_positional_embeddings": True},
                          vae={**_COGVIDEOX_VAE, "scaling_factor": 0.7}, text_encoder=_T5_XXL_ENCODER,
                          scheduler={**_COGVIDEOX_SCHEDULER, "snr_shift_scale": 1.0}),
+    "ltx-video": dict(family="ltx", transformer=_LTX_VIDEO_2B, vae=_LTX_VAE_090, text_encoder=_T5_XXL_ENCODER,
+                      scheduler=_LTX_SCHEDULER),
+    "wan2.1-t2v-1.3b": dict(family="wan", transformer=_WAN_T2V_1_3B, vae=_WAN_VAE, text_encoder=_UMT5_XXL_ENCODER,
+                            scheduler=_WAN_SCHEDULER),
+    "wan2.1-t2v-14b": dict(family="wan", transformer=_WAN_T2V_14B, vae=_WAN_VAE, text_encoder=_UMT5_XXL_ENCODER,
+                           scheduler=_WAN_SCHEDULER),
+    "wan2.2-ti2v-5b": dict(family="wan", transformer=_WAN22_TI2V_5B, vae=_WAN22_VAE, text_encoder=_UMT5_XXL_ENCODER,
+                           scheduler={**_WAN_SCHEDULER, "flow_shift": 5.0}, pipeline=dict(expand_timesteps=True)),
+    "wan2.2-t2v-a14b": dict(family="wan", transformer=_WAN_T2V_14B, transformer_2=_WAN_T2V_14B, vae=_WAN_VAE,
+                            text_encoder=_UMT5_XXL_ENCODER, scheduler=_WAN_SCHEDULER,
+                            pipeline=dict(boundary_ratio=0.875)),
+    "hunyuanvideo": dict(family="hunyuan", transformer=_HUNYUAN_VIDEO_13B, vae=_HUNYUAN_VAE,
+                         text_encoder=_LLAVA_LLAMA3_8B_TEXT, text_encoder_2=_CLIP_L_TEXT, scheduler=_HUNYUAN_SCHEDULER),
 }
 
-# %% ../nbs/80_benchmarking.ipynb #167d7939
-def random_pipeline(target: str,     # a key of `ARCHITECTURES` ('cogvideox-2b' or 'cogvideox-5b')
+# %% ../nbs/80_benchmarking.ipynb #4e3e1582
+_TINY_T5 = dict(d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, vocab_size=32128)   # T5's vocabulary: the real tokenizers index it
+_TINY_WAN = dict(num_attention_heads=2, attention_head_dim=12, ffn_dim=32, num_layers=2, text_dim=32, freq_dim=16)
+TINY_OVERRIDES = {
+    "cogvideox": dict(transformer=dict(num_attention_heads=2, attention_head_dim=16, num_layers=2, time_embed_dim=16,
+                                       text_embed_dim=32, sample_height=8, sample_width=8, sample_frames=9),
+                      vae=dict(block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=2),
+                      text_encoder=_TINY_T5),
+    "ltx": dict(transformer=dict(num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16, num_layers=2,
+                                 caption_channels=32, in_channels=8, out_channels=8),
+                vae=dict(latent_channels=8, block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+                         layers_per_block=(1,) * 5, decoder_layers_per_block=(1,) * 5),
+                text_encoder=_TINY_T5),
+    "wan": dict(transformer=_TINY_WAN, transformer_2=_TINY_WAN,
+                vae=dict(base_dim=8, decoder_base_dim=None, dim_mult=[1, 1, 1, 1], num_res_blocks=1),
+                text_encoder=_TINY_T5),
+    "hunyuan": dict(transformer=dict(num_attention_heads=2, attention_head_dim=16, num_layers=1, num_single_layers=1,
+                                     num_refiner_layers=1, text_embed_dim=16, pooled_projection_dim=8,
+                                     rope_axes_dim=(4, 6, 6)),
+                    vae=dict(block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=4),
+                    text_encoder=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                      num_key_value_heads=2, vocab_size=1000, max_position_embeddings=512,
+                                      bos_token_id=1, eos_token_id=2),
+                    text_encoder_2=dict(hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                        projection_dim=8)),
+}
+
+# %% ../nbs/80_benchmarking.ipynb #2307fa4d
+def standin_tokenizer(vocab_size: int,          # entries of the stand-in (the real tokenizer's length)
+                      folder: str | Path | None = None,  # where it is saved and reused (None: a new temporary folder)
+                     ):
+    "A word-level tokenizer of `vocab_size` entries, for timing pipelines whose real tokenizer has no offline twin (only its length matters)."
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    path = Path(folder or tempfile.mkdtemp()) / f"standin-{vocab_size}"
+    if not (path / "tokenizer.json").is_file():
+        vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "<pad>": 3, **{f"w{i}": i for i in range(4, vocab_size)}}
+        tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+        tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+        PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                                pad_token="<pad>").save_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+# %% ../nbs/80_benchmarking.ipynb #a4ec77ff
+def _family(target: str) -> str: return ARCHITECTURES[target].get("family", "cogvideox")
+
+# %% ../nbs/80_benchmarking.ipynb #12ad45a2
+def _configs(target: str, tiny: bool, overrides: dict | None) -> dict:
+    "The component configs of `target`: the real ones, shrunk by `TINY_OVERRIDES` if `tiny`, then `overrides`."
+    a = dict(ARCHITECTURES[target])
+    for ov in ((TINY_OVERRIDES[_family(target)] if tiny else {}), overrides or {}):
+        for k, v in ov.items():
+            if k in a and isinstance(a[k], dict): a[k] = {**a[k], **v}
+    return a
+
+# %% ../nbs/80_benchmarking.ipynb #5e27dd88
+def _modules(family: str, a: dict) -> dict:
+    "The torch modules of `family` from the component configs `a`, created on the current default device and dtype."
+    import diffusers as d
+    from transformers import (CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel, T5Config, T5EncoderModel,
+                              UMT5Config, UMT5EncoderModel)
+    if family == "cogvideox":
+        return dict(transformer=d.CogVideoXTransformer3DModel(**a["transformer"]), vae=d.AutoencoderKLCogVideoX(**a["vae"]),
+                    text_encoder=T5EncoderModel(T5Config(**a["text_encoder"])).eval())
+    if family == "ltx":
+        return dict(transformer=d.LTXVideoTransformer3DModel(**a["transformer"]), vae=d.AutoencoderKLLTXVideo(**a["vae"]),
+                    text_encoder=T5EncoderModel(T5Config(**a["text_encoder"])).eval())
+    if family == "wan":
+        return dict(transformer=d.WanTransformer3DModel(**a["transformer"]), vae=d.AutoencoderKLWan(**a["vae"]),
+                    transformer_2=d.WanTransformer3DModel(**a["transformer_2"]) if "transformer_2" in a else None,
+                    text_encoder=UMT5EncoderModel(UMT5Config(**a["text_encoder"])).eval())
+    if family == "hunyuan":
+        return dict(transformer=d.HunyuanVideoTransformer3DModel(**a["transformer"]),
+                    vae=d.AutoencoderKLHunyuanVideo(**a["vae"]),
+                    text_encoder=LlamaModel(LlamaConfig(**a["text_encoder"])).eval(),
+                    text_encoder_2=CLIPTextModel(CLIPTextConfig(**a["text_encoder_2"])).eval())
+    raise PavError(f"unknown architecture family {family!r}")
+
+# %% ../nbs/80_benchmarking.ipynb #1628d719
+def _assemble(family: str, a: dict, parts: dict, tokenizer):
+    "The diffusers pipeline of `family` around the modules `parts`, with its scheduler and tokenizers."
+    import diffusers as d
+    from transformers import AutoTokenizer
+    from prompt_a_video.assets import clip_tokenizer_dir, t5_tokenizer_dir, tiny_cogvideox_dir
+    if family == "cogvideox":
+        tok = tokenizer or AutoTokenizer.from_pretrained(tiny_cogvideox_dir() / "tokenizer")
+        return d.CogVideoXPipeline(tokenizer=tok, scheduler=d.CogVideoXDDIMScheduler(**a["scheduler"]), **parts)
+    if family == "ltx":
+        tok = tokenizer or AutoTokenizer.from_pretrained(t5_tokenizer_dir())
+        return d.LTXPipeline(tokenizer=tok, scheduler=d.FlowMatchEulerDiscreteScheduler(**a["scheduler"]), **parts)
+    if family == "wan":
+        tok = tokenizer or standin_tokenizer(a["text_encoder"]["vocab_size"])
+        return d.WanPipeline(tokenizer=tok, scheduler=d.UniPCMultistepScheduler(**a["scheduler"]), **parts,
+                             **a.get("pipeline", {}))
+    tok = tokenizer or standin_tokenizer(a["text_encoder"]["vocab_size"])
+    return d.HunyuanVideoPipeline(tokenizer=tok, tokenizer_2=AutoTokenizer.from_pretrained(clip_tokenizer_dir()),
+                                  scheduler=d.FlowMatchEulerDiscreteScheduler(**a["scheduler"]), **parts)
+
+# %% ../nbs/80_benchmarking.ipynb #1681c9d2
+def random_pipeline(target: str,     # a key of `ARCHITECTURES` (every registered video target but Open-Sora)
                     device="cuda",   # where the weights are created (a torch device or its name)
                     dtype="bf16",    # weight dtype: a name for `pick_dtype` or a torch dtype
-                    tokenizer=None,  # a T5 tokenizer (None: the tiny CogVideoX asset's; only timing matters here)
+                    tokenizer=None,  # the first text encoder's tokenizer (None: T5's for CogVideoX and LTX, a stand-in of the real vocabulary size for UMT5 and Llama)
+                    tiny: bool = False,  # shrink widths and depths by `TINY_OVERRIDES` (same compression ratios, so the target's size rules hold): for CPU tests
+                    overrides: dict | None = None,  # component -> config fields replacing the architecture's, e.g. {"transformer": {"num_layers": 2}}
                    ):
-    "A real-size pipeline of `target` with random weights, built on `device` (for speed and memory figures)."
+    "A pipeline of `target` with random weights, built on `device`: real size (for speed and memory figures), or tiny."
     import torch
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
-    from transformers import AutoTokenizer, T5Config, T5EncoderModel
     if target not in ARCHITECTURES: raise PavError(f"no real-size architecture for {target!r}; have {sorted(ARCHITECTURES)}")
-    a = ARCHITECTURES[target]
-    if tokenizer is None:
-        from prompt_a_video.assets import tiny_cogvideox_dir
-        tokenizer = AutoTokenizer.from_pretrained(tiny_cogvideox_dir() / "tokenizer")
+    a, fam = _configs(target, tiny, overrides), _family(target)
     old = torch.get_default_dtype()
     torch.set_default_dtype(pick_dtype(dtype))
     try:
-        with torch.device(device):
-            parts = dict(transformer=CogVideoXTransformer3DModel(**a["transformer"]), vae=AutoencoderKLCogVideoX(**a["vae"]),
-                         text_encoder=T5EncoderModel(T5Config(**a["text_encoder"])).eval())
+        with torch.device(device): parts = _modules(fam, a)
     finally: torch.set_default_dtype(old)
-    return CogVideoXPipeline(tokenizer=tokenizer, scheduler=CogVideoXDDIMScheduler(**a["scheduler"]), **parts)
+    return _assemble(fam, a, parts, tokenizer)
 
 # %% ../nbs/80_benchmarking.ipynb #8b28672f
 def benchmark_generation(target: str = "cogvideox-2b",  # a registered target whose pipeline is timed

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from fastcore.basics import patch
 
-from .core import PavError, pick_device, pick_dtype, seed_everything
+from .core import PavError, pick_device, pick_dtype, seed_everything, weighted_score
 from .budget import complete_sentences, sentence_ends, budget_stop, budget_words, fit_prompt, token_budget
 
 # %% auto #0
@@ -25,7 +25,8 @@ __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'VIDEO_INSTRUCTION', 'VIDEO_EXAMP
            'finish_refined', 'prompt_parts', 'candidate_phrases', 'phrase_vectors', 'missing_parts', 'added_subjects',
            'visual_words', 'GuardConfig', 'check_candidate', 'guard_score', 'choose_candidate', 'guard_records',
            'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts', 'IdentityBooster',
-           'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates', 'GuardedBooster', 'best_of']
+           'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates', 'GuardedBooster',
+           'rewrite_variants', 'pick_rewrite', 'best_of']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -820,42 +821,76 @@ def refine(self: GuardedBooster,
         self.records.append([{"mode": "strict", **keep, "candidates": len(cands), "rejected": rejected, "fallback": i is None}])
     return out
 
-# %% ../nbs/50_booster.ipynb #12e5f488
+# %% ../nbs/50_booster.ipynb #0862e36f
+def _visual_sentence(s: str) -> bool:
+    "A sentence naming something a camera sees and nothing it cannot (the sentences `visual_words` counts)."
+    ws = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
+    return bool(ws & VISUAL_CUES) and not ws & NON_VISUAL
+
+# %% ../nbs/50_booster.ipynb #40dd3130
+def rewrite_variants(prompt: str,     # the user's prompt
+                     candidate: str,  # one rewrite of it (prefilled: it starts with the prompt)
+                    ) -> list[str]:   # distinct, the whole rewrite first and the prompt alone last
+    "The rewrite and shorter ones: a head (its first sentence, or the prompt alone) and the first i of its other sentences, all of them or only the visual ones that name no being the prompt did not."
+    sents = [s for s in re.split(r"(?<=[.!?])\s+", candidate.strip()) if s]
+    own = prompt.strip().rstrip(".") + "."
+    if not sents: return [own]
+    parts = prompt_parts(prompt)
+    clean = [s for s in sents[1:] if _visual_sentence(s) and not added_subjects(parts, s)]
+    out = [" ".join(sents)]
+    for head in (sents[0], own):
+        for rest in (sents[1:], clean):
+            out += [" ".join([head, *rest[:i]]) for i in range(len(rest), -1, -1)]
+    return [v for v in dict.fromkeys(out) if v != own] + [own]
+
+# %% ../nbs/50_booster.ipynb #04300da4
+def pick_rewrite(prompt: str,                # the user's prompt
+                 candidates: Sequence[str],  # its rewrites, the booster's own first
+                 floor: float = 0.62,        # MiniLM similarity to the prompt a rewrite must reach (the goal is above 0.6; 0.02 spare)
+                 visual_target: int = 60,    # words of visual detail beyond which the closer rewrite wins
+                ) -> tuple[str, dict]:       # the chosen rewrite and its `check_candidate` record
+    "Fidelity first: among the candidates and their `rewrite_variants` passing every check, those reaching `floor`, then the most visual detail up to `visual_target`, then the closest; none passing: the prompt alone."
+    from prompt_a_video.assets import embed_sentences
+    prompt = prompt.strip()
+    vs = list(dict.fromkeys(v for c in candidates for v in rewrite_variants(prompt, c)))
+    e = embed_sentences([prompt, *vs])            # one batch: within 1e-5 of `prompt_fidelity`, which embeds each alone
+    fid = dict(zip(vs, (e[1:] @ e[0]).tolist()))
+    vis = {v: visual_words(v, prompt) for v in vs}
+    for v in sorted(vs, key=lambda v: (fid[v] >= floor, min(vis[v], visual_target), fid[v]), reverse=True):
+        rec = check_candidate(prompt, v, fid[v])  # checked best first: the first passing is the choice
+        if all(rec["passed"].values()): return v, rec
+    return vs[-1], check_candidate(prompt, vs[-1], fid[vs[-1]])
+
+# %% ../nbs/50_booster.ipynb #4c7c6669
 @patch
 def _rerank(self: PromptBooster,
             prompts: list[str],          # the prompts, stripped
             out: list[list[str]],        # the first (greedy) output of each
             seed: int | None,            # the samples use seed + 1
             **kw,                        # more `refine` arguments (target, batch_size, max_new_tokens, retries, progress)
-           ) -> list[list[str]]:         # one output per prompt: the guard's choice
-    "Each prompt's output chosen by the guard (`rank`) among the first and `preset.rerank - 1` samples at temperature 0.7."
+           ) -> list[list[str]]:         # one output per prompt: `pick_rewrite`'s choice
+    "Each prompt's output chosen by `pick_rewrite` among the first, `preset.rerank - 1` samples at temperature 0.7 and their shorter variants."
     more = self.refine(prompts, n=self.preset.rerank - 1, temperature=0.7, seed=(seed or 0) + 1, rerank=False, **kw)
-    res = []
-    for p, a, b in zip(prompts, out, more):
-        cands = list(dict.fromkeys(a + b))
-        res.append([cands[choose_candidate(guard_records(p, cands), "rank")]])
-    return res
+    return [[pick_rewrite(p, list(dict.fromkeys(a + b)))[0]] for p, a, b in zip(prompts, out, more)]
 
 # %% ../nbs/50_booster.ipynb #cc4123bb
 def best_of(booster,                       # any booster (`load_booster`), guarded or not
             prompts: Sequence[str],        # the user's prompts
             n: int,                        # candidates rendered per prompt (the booster's own output and n - 1 samples)
             farm,                          # where they render and score: a `LocalFarm` or a `RayFarm` (its suite scores)
+            weights: dict,                 # ranking weights on normalised scores (`evolution.ranking_weights` for the farm's suite)
             seed: int = 0,                 # the render seed of every candidate, and the booster's seed
             max_renders: int = 64,         # refuse a run that would render more videos than this
             guard: GuardConfig | None = None,  # 'strict': candidates failing a check are not rendered (the user's prompt stands in when none pass)
-            weights: dict | None = None,   # ranking weights on normalised scores (None: `ranking_weights` for the farm's suite)
             **kw,                          # more `refine` arguments (target, max_new_tokens, ...); a temperature is the samples' one
            ) -> list[dict]:                # per prompt: best, its score and scores, and every candidate ranked (`candidate` 0: the booster's own output)
     "Render each prompt's `n` candidates, score each against the prompt, and rank them: the best first."
     from prompt_a_video.farm import WorkItem
-    from prompt_a_video.evolution import EvolutionConfig, ranking_weights, ranking_score
     prompts = [p.strip() for p in prompts]
     if n < 1: raise PavError(f"best-of needs at least 1 candidate per prompt, got {n}")
     if n * len(prompts) > max_renders:
         raise PavError(f"best-of {n} on {len(prompts)} prompts renders up to {n * len(prompts)} videos, more than the cap of "
                        f"{max_renders}: lower the best-of or the number of prompts, or raise the cap")
-    w = weights or ranking_weights(EvolutionConfig(), farm.suite.dims)
     t = kw.pop("temperature", None) or (guard or GuardConfig()).temperature
     cands = guard_candidates(getattr(booster, "booster", booster), prompts, n, t, seed, **kw)
     recs = [guard_records(p, c) for p, c in zip(prompts, cands)]
@@ -867,7 +902,7 @@ def best_of(booster,                       # any booster (`load_booster`), guard
     out = []
     for p, cs, rs in zip(prompts, cands, recs):
         rows = [(j, c, r, next(results)) for j, (c, r) in enumerate(zip(cs, rs))]
-        ranked = sorted(({"refined": c, "candidate": j, "score": ranking_score(x.scores, w), "scores": x.scores.raw, "guard": r}
+        ranked = sorted(({"refined": c, "candidate": j, "score": weighted_score(x.scores, weights), "scores": x.scores.raw, "guard": r}
                          for j, c, r, x in rows),
                         key=lambda d: -d["score"] if math.isfinite(d["score"]) else math.inf)
         out.append({"prompt": p, "best": ranked[0]["refined"], "score": ranked[0]["score"], "scores": ranked[0]["scores"],

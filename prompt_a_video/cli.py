@@ -41,7 +41,7 @@ LIBRARY = {  # module of `prompt_a_video` -> the names the CLI takes from it (th
     "demo": "DemoConfig run_demo",
     "dpo": "DPORecipe builtin_triples train_dpo",
     "evaluation": "compare_methods comparison_table parse_methods prompt_set refine_then_free write_report",
-    "evolution": "Evolution EvolutionConfig HISTORY_FORMATS OPERATOR_PROMPTS PARSERS",
+    "evolution": "Evolution EvolutionConfig HISTORY_FORMATS OPERATOR_PROMPTS PARSERS ranking_weights",
     "farm": "LocalFarm MEMORY_PLANS RayFarm start_ray",
     "grpo": "GRPORecipe train_grpo",
     "llm": "make_operator",
@@ -722,12 +722,14 @@ def _best_of_run(a: RefineArgs,     # the command's arguments (--best-of, --targ
                  kw: dict,          # more `refine` arguments
                 ) -> list[dict]:    # `best_of`'s result
     "Render and score each prompt's --best-of candidates with --target and --suite, here or on Ray workers."
-    VideoGenerator, LocalFarm, best_of = lib("VideoGenerator", "LocalFarm", "best_of")
+    VideoGenerator, LocalFarm, best_of, EvolutionConfig, ranking_weights = lib("VideoGenerator", "LocalFarm", "best_of",
+                                                                              "EvolutionConfig", "ranking_weights")
     gen = VideoGenerator.from_target(a.target)
     load = functools.partial(a.suite.load, gen.settings.device, target=gen.target.name)
     ray = a.farm.build(gen, load)
-    try: return best_of(booster, prompts, a.best_of, ray or LocalFarm(gen, load()), seed=a.seed, max_renders=a.max_renders,
-                        guard=guard, **kw)
+    farm = ray or LocalFarm(gen, load())
+    try: return best_of(booster, prompts, a.best_of, farm, ranking_weights(EvolutionConfig(), farm.suite.dims), seed=a.seed,
+                        max_renders=a.max_renders, guard=guard, **kw)
     finally:
         if ray: ray.close()
 

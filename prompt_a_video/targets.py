@@ -12,9 +12,9 @@ from fastcore.basics import patch
 from .core import PavError
 
 # %% auto #0
-__all__ = ['T5_226', 'CLIP_L', 'COGVIDEOX_EVAL_NEGATIVE', 'COGVIDEOX_SETTINGS', 'OPENSORA_SETTINGS', 'VIDEO_TARGETS',
-           'OPENSORA_T5', 'OPENSORA_TARGETS', 'IMAGE_TARGETS', 'OFFLINE_TARGETS', 'IMAGE_DEFAULTS', 'TARGETS',
-           'TextEncoder', 'Target', 'get_target', 'encoder_tokenizer', 'target_tokenizers']
+__all__ = ['T5_226', 'CLIP_L', 'COGVIDEOX_EVAL_NEGATIVE', 'COGVIDEOX_SETTINGS', 'OPENSORA_SETTINGS', 'WAN_14B_SETTINGS',
+           'VIDEO_TARGETS', 'OPENSORA_T5', 'OPENSORA_TARGETS', 'IMAGE_TARGETS', 'OFFLINE_TARGETS', 'IMAGE_DEFAULTS',
+           'TARGETS', 'TextEncoder', 'Target', 'get_target', 'encoder_tokenizer', 'target_tokenizers']
 
 # %% ../nbs/06_targets.ipynb #c7c5e07a
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +89,12 @@ OPENSORA_SETTINGS = {
     "480p": dict(num_frames=51, height=480, width=848, steps=30, guidance=7.0, fps=24),
 }
 
+# %% ../nbs/06_targets.ipynb #b2c3d4e5
+WAN_14B_SETTINGS = {
+    "720p": dict(height=720, width=1280),
+    "480p": dict(height=480, width=832),
+}
+
 # %% ../nbs/06_targets.ipynb #824aff21
 VIDEO_TARGETS = [
     dict(name="cogvideox-2b", model_id="THUDM/CogVideoX-2b", pipeline="CogVideoXPipeline", num_frames=49, height=480,
@@ -104,6 +110,20 @@ VIDEO_TARGETS = [
     dict(name="wan2.1-t2v-1.3b", model_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", pipeline="WanPipeline", num_frames=81,
          height=480, width=832, steps=50, guidance=5.0, fps=16, dtype="bf16", frame_rule=(4, 1),
          text_encoders=(TextEncoder(name="UMT5-XXL", tokenizer="tokenizer", max_tokens=512),)),
+    dict(name="wan2.1-t2v-14b", model_id="Wan-AI/Wan2.1-T2V-14B-Diffusers", pipeline="WanPipeline", num_frames=81,
+         height=720, width=1280, steps=50, guidance=5.0, fps=16, dtype="bf16", frame_rule=(4, 1),
+         text_encoders=(TextEncoder(name="UMT5-XXL", tokenizer="tokenizer", max_tokens=512),),
+         settings=WAN_14B_SETTINGS, default_setting="720p"),
+    dict(name="wan2.2-ti2v-5b", model_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers", pipeline="WanPipeline", num_frames=121,
+         height=704, width=1280, steps=50, guidance=5.0, fps=24, dtype="bf16", size_multiple=32, frame_rule=(4, 1),
+         text_encoders=(TextEncoder(name="UMT5-XXL", tokenizer="tokenizer", max_tokens=512),),
+         notes="the text-image-to-video model, used for text to video; 704x1280 or 1280x704 only"),
+    dict(name="wan2.2-t2v-a14b", model_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers", pipeline="WanPipeline", num_frames=81,
+         height=720, width=1280, steps=40, guidance=4.0, fps=16, dtype="bf16", frame_rule=(4, 1),
+         text_encoders=(TextEncoder(name="UMT5-XXL", tokenizer="tokenizer", max_tokens=512),),
+         call_kwargs={"guidance_scale_2": 3.0}, settings=WAN_14B_SETTINGS, default_setting="720p",
+         notes="two 14B experts (high noise, then low noise below t = 875); guidance applies to the high-noise "
+               "expert, the low-noise one guides at 3.0"),
     dict(name="hunyuanvideo", model_id="hunyuanvideo-community/HunyuanVideo", pipeline="HunyuanVideoPipeline",
          num_frames=61, height=320, width=512, steps=30, guidance=6.0, fps=15, dtype="bf16", frame_rule=(4, 1),
          text_encoders=(TextEncoder(name="Llama", tokenizer="tokenizer", max_tokens=256),

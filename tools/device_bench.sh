@@ -3,6 +3,7 @@
 # calls (a process in its own session runs on while the machine is held); `poll` waits and copies what they wrote.
 #
 # Here:  bash tools/device_wheels.sh --ray --train && python tools/minilm_standin.py copy .bench/minilm
+#         cp -r .venv/lib/python3*/site-packages/invokeai/backend/t5/tokenizer .bench/t5-tokenizer
 # There (the device tool's `run`, carry [".whl", ".bench", ".pav-cache/assets"]):
 #   bash tools/device_bench.sh start [SECONDS]   # install the wheels, start the runs, then poll
 #   bash tools/device_bench.sh poll [SECONDS]    # wait up to SECONDS for the runs to end, copy logs and rows to $OUT
@@ -22,6 +23,9 @@ if [ "${1:-}" = "start" ]; then
   mkdir -p $B /tmp/site
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
   [ ! -f .whl/ray.tar.xz ] || tar -xJf .whl/ray.tar.xz -C /tmp/site || exit 1
+  # T5's tokenizer files (CogVideoX, LTX) where the package looks for them, in invokeai's folder (the wheel is too big to carry)
+  [ ! -d .bench/t5-tokenizer ] || { mkdir -p /tmp/site/invokeai/backend/t5 && rm -rf /tmp/site/invokeai/backend/t5/tokenizer \
+                                    && cp -r .bench/t5-tokenizer /tmp/site/invokeai/backend/t5/tokenizer; } || exit 1
   export PYTHONPATH=/tmp/site:$PWD/.bench/minilm:$PWD PAV_CACHE=$PWD/.pav-cache HF_HUB_OFFLINE=1 \
          PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True TOKENIZERS_PARALLELISM=false
   python3 tools/minilm_standin.py weights .bench/minilm > $B/setup.log 2>&1 || { cat $B/setup.log; exit 1; }
