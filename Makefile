@@ -37,7 +37,11 @@ demo: venv
 ## The whole test suite, as CI runs it.
 # Tests get their own asset cache, so a fresh clone also tests preparing every asset.
 test: export PAV_CACHE := $(CURDIR)/.pav-cache
-test: venv check-clean check-export check-readme nbtest pytest wheel-check
+# The wheel check (building and installing the wheel, a minute of mostly waiting) runs beside the notebooks; it
+# touches neither the asset cache nor the notebooks. Their outputs are printed whole, each when it ends.
+test: venv check-clean check-export check-readme
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbtest wheel-check
+	$(MAKE) --no-print-directory pytest
 	@echo "make test: all checks passed"
 
 check-clean: venv

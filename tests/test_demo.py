@@ -19,6 +19,12 @@ from prompt_a_video.cli import main
 @pytest.fixture(scope="module")
 def demo(pav, tmp_path_factory):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    # its own video and score cache (the resume test counts the renders in it; other tests render into the shared
+    # cache at the same time), reusing the prepared read-only assets
+    shared = Path(env.get("PAV_CACHE") or Path.home() / ".cache" / "prompt_a_video") / "assets"
+    cache = tmp_path_factory.mktemp("demo-cache")
+    if shared.is_dir(): (cache / "assets").symlink_to(shared)
+    env["PAV_CACHE"] = str(cache)
     out = tmp_path_factory.mktemp("demo") / "run"
     # the timeout only catches a hang: measured 566 s at OMP_NUM_THREADS=1 and over 1500 s at 2 threads on a 2-core
     # machine that other jobs kept at load 5-8; an hour leaves room for a busy machine

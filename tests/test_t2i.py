@@ -27,7 +27,8 @@ USERS = ["a bowl of ramen with steam rising"]             # SmolLM2 writes about
 
 def test_refine_sd15_fits_77_clip_tokens_and_unfitted_would_not(pav, offline_env, clip):
     """SmolLM2's answers, stopped at the budget: each fits 77 CLIP tokens; the same booster without a target runs over."""
-    room = ("--max-new-tokens", "150")                              # a video-length answer (the released boosters allow 256)
+    room = ("--max-new-tokens", "150", "--booster", "smollm2")     # a video-length answer (the released boosters allow 256),
+                                                                    # one greedy generation (the default's four are tested elsewhere)
     fitted = pav("refine", *USERS, *room, "--target", "sd-1.5", "--json", env=offline_env)
     free = pav("refine", *USERS, *room, "--json", env=offline_env)
     assert fitted.returncode == 0 and free.returncode == 0, fitted.stderr[-2000:] + free.stderr[-2000:]
