@@ -23,10 +23,10 @@ __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'VIDEO_INSTRUCTION', 'VIDEO_EXAMP
            'KEEP', 'BEINGS', 'GENERIC', 'ADDED', 'VISUAL_CUES', 'NON_VISUAL', 'BOOSTER_JSON_KEYS', 'FIXED_NEGATIVE',
            'REWRITE_INSTRUCTION', 'booster_messages', 'prefill_text', 'BoosterPreset', 'clean_refined',
            'finish_refined', 'prompt_parts', 'candidate_phrases', 'phrase_vectors', 'missing_parts', 'added_subjects',
-           'visual_words', 'GuardConfig', 'check_candidate', 'guard_score', 'choose_candidate', 'guard_records',
-           'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts', 'IdentityBooster',
-           'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates', 'GuardedBooster',
-           'rewrite_variants', 'pick_rewrite', 'best_of']
+           'visual_sentence', 'visual_words', 'GuardConfig', 'check_candidate', 'guard_score', 'choose_candidate',
+           'guard_records', 'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts',
+           'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates',
+           'GuardedBooster', 'rewrite_variants', 'pick_rewrite', 'best_of']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -304,6 +304,12 @@ NON_VISUAL = set("""smell smells scent scents aroma fragrance sound sounds noise
 flavor flavour feel feels felt feeling feelings think thinks thought thoughts remember memories memory dream dreams story once
 life love heart soul hope emotion emotions believe know knows wonder meaning journey""".split())   # words naming what a camera cannot see
 
+# %% ../nbs/50_booster.ipynb #0862e36f
+def visual_sentence(s: str) -> bool:
+    "A sentence naming something a camera sees and nothing it cannot: the sentences `visual_words` counts."
+    ws = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
+    return bool(ws & VISUAL_CUES) and not ws & NON_VISUAL
+
 # %% ../nbs/50_booster.ipynb #c286ff90
 def visual_words(candidate: str,   # the rewrite
                  prompt: str = "", # the user's prompt: its words are not counted (once each)
@@ -312,8 +318,8 @@ def visual_words(candidate: str,   # the rewrite
     own = Counter(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", prompt))
     n = 0
     for s in re.split(r"(?<=[.!?;])\s+", candidate):
-        ws = Counter(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s))
-        if any(w in VISUAL_CUES for w in ws) and not any(w in NON_VISUAL for w in ws):
+        if visual_sentence(s):
+            ws = Counter(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s))
             n += sum((ws - own).values())
             own = own - ws
     return n
@@ -821,12 +827,6 @@ def refine(self: GuardedBooster,
         self.records.append([{"mode": "strict", **keep, "candidates": len(cands), "rejected": rejected, "fallback": i is None}])
     return out
 
-# %% ../nbs/50_booster.ipynb #0862e36f
-def _visual_sentence(s: str) -> bool:
-    "A sentence naming something a camera sees and nothing it cannot (the sentences `visual_words` counts)."
-    ws = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
-    return bool(ws & VISUAL_CUES) and not ws & NON_VISUAL
-
 # %% ../nbs/50_booster.ipynb #40dd3130
 def rewrite_variants(prompt: str,     # the user's prompt
                      candidate: str,  # one rewrite of it (prefilled: it starts with the prompt)
@@ -836,7 +836,7 @@ def rewrite_variants(prompt: str,     # the user's prompt
     own = prompt.strip().rstrip(".") + "."
     if not sents: return [own]
     parts = prompt_parts(prompt)
-    clean = [s for s in sents[1:] if _visual_sentence(s) and not added_subjects(parts, s)]
+    clean = [s for s in sents[1:] if visual_sentence(s) and not added_subjects(parts, s)]
     out = [" ".join(sents)]
     for head in (sents[0], own):
         for rest in (sents[1:], clean):
