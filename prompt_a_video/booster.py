@@ -26,7 +26,7 @@ __all__ = ['TASK_PROMPT', 'PAPER_INSTRUCTION', 'VIDEO_INSTRUCTION', 'VIDEO_EXAMP
            'visual_sentence', 'visual_words', 'GuardConfig', 'check_candidate', 'guard_score', 'choose_candidate',
            'guard_records', 'PromptBooster', 'adapter_preset', 'validate_negative', 'negative_prompts',
            'IdentityBooster', 'ChatRewriteBooster', 'PromptistBooster', 'load_booster', 'guard_candidates',
-           'GuardedBooster', 'rewrite_variants', 'pick_rewrite', 'best_of']
+           'GuardedBooster', 'rewrite_variants', 'rank_rewrites', 'pick_rewrite', 'best_of']
 
 # %% ../nbs/50_booster.ipynb #b5b7bcbf
 # Interface constant: the instruction the released boosters (jiyatai/Prompt_A_Video_CV, _OS) were
@@ -843,23 +843,38 @@ def rewrite_variants(prompt: str,     # the user's prompt
             out += [" ".join([head, *rest[:i]]) for i in range(len(rest), -1, -1)]
     return [v for v in dict.fromkeys(out) if v != own] + [own]
 
-# %% ../nbs/50_booster.ipynb #04300da4
-def pick_rewrite(prompt: str,                # the user's prompt
-                 candidates: Sequence[str],  # its rewrites, the booster's own first
-                 floor: float = 0.62,        # MiniLM similarity to the prompt a rewrite must reach (the goal is above 0.6; 0.02 spare)
-                 visual_target: int = 60,    # words of visual detail beyond which the closer rewrite wins
-                ) -> tuple[str, dict]:       # the chosen rewrite and its `check_candidate` record
-    "Fidelity first: among the candidates and their `rewrite_variants` passing every check, those reaching `floor`, then the most visual detail up to `visual_target`, then the closest; none passing: the prompt alone."
+# %% ../nbs/50_booster.ipynb #73875650
+def rank_rewrites(prompt: str,                # the user's prompt
+                  candidates: Sequence[str],  # its rewrites, the booster's own first
+                  floor: float = 0.62,        # MiniLM similarity to the prompt a rewrite must reach (the goal is above 0.6; 0.02 spare)
+                  visual_target: int = 60,    # words of visual detail beyond which the closer rewrite wins
+                  limit: int | None = None,   # stop after this many (None: every passing one)
+                 ) -> list[tuple[str, dict]]: # (rewrite, its `check_candidate` record), best first
+    "Fidelity first: the candidates and their `rewrite_variants` that pass every check, those reaching `floor` first, then the most visual detail up to `visual_target`, then the closest."
     from prompt_a_video.assets import embed_sentences
     prompt = prompt.strip()
     vs = list(dict.fromkeys(v for c in candidates for v in rewrite_variants(prompt, c)))
     e = embed_sentences([prompt, *vs])            # one batch: within 1e-5 of `prompt_fidelity`, which embeds each alone
     fid = dict(zip(vs, (e[1:] @ e[0]).tolist()))
     vis = {v: visual_words(v, prompt) for v in vs}
+    out = []
     for v in sorted(vs, key=lambda v: (fid[v] >= floor, min(vis[v], visual_target), fid[v]), reverse=True):
-        rec = check_candidate(prompt, v, fid[v])  # checked best first: the first passing is the choice
-        if all(rec["passed"].values()): return v, rec
-    return vs[-1], check_candidate(prompt, vs[-1], fid[vs[-1]])
+        rec = check_candidate(prompt, v, fid[v])  # checked best first, and only until `limit` have passed
+        if all(rec["passed"].values()): out.append((v, rec))
+        if limit and len(out) >= limit: break
+    return out
+
+# %% ../nbs/50_booster.ipynb #7638abb3
+def pick_rewrite(prompt: str,                # the user's prompt
+                 candidates: Sequence[str],  # its rewrites, the booster's own first
+                 floor: float = 0.62,        # MiniLM similarity to the prompt a rewrite must reach
+                 visual_target: int = 60,    # words of visual detail beyond which the closer rewrite wins
+                ) -> tuple[str, dict]:       # the chosen rewrite and its `check_candidate` record
+    "The first of `rank_rewrites`; none passing: the prompt alone."
+    got = rank_rewrites(prompt, candidates, floor, visual_target, limit=1)
+    if got: return got[0]
+    own = prompt.strip().rstrip(".") + "."
+    return own, check_candidate(prompt.strip(), own)
 
 # %% ../nbs/50_booster.ipynb #4c7c6669
 @patch

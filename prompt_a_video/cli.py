@@ -133,7 +133,8 @@ PARTS = {  # library config (or function) -> its option group; a config used by 
                                choices=dict(target="targets", cache_hook="cache_hooks", scheduler="schedulers", setting="settings"),
                                aliases=dict(num_frames=["--frames"])),
     "EvolutionConfig": Part("evolution (default: the preset's value)", choices=dict(parser="parsers", history_format="history_formats",
-                                                                             memory_plan="memory_plans", operator_prompt="operator_prompts")),
+                                                                             memory_plan="memory_plans", operator_prompt="operator_prompts",
+                                                                             operator_template="templates")),
     "RewardSuite.paper": Part("paper reward suite (checkpoints: hub ids, folders or files)", skip=("device", "dtype", "cache", "mps_arch")),
     "SFTDataConfig": Part("filters (default: the preset's value)", choices=dict(template="templates")),
     "SFTRecipe": Part("recipe (default: the preset's value)", choices=dict(schedule="schedules", template="templates")),
@@ -141,7 +142,8 @@ PARTS = {  # library config (or function) -> its option group; a config used by 
                           choices=dict(thresholds="thresholds", template="templates")),
     "DPORecipe": Part("recipe (default: the preset's value)", choices=dict(mode="dpo_modes", schedule="schedules")),
     "GRPORecipe": Part("recipe (default: the preset's value)"),
-    "DemoConfig": Part("demo sizes and choices (default: the preset's value)", choices=dict(target="demo_targets")),
+    "DemoConfig": Part("demo sizes and choices (default: the preset's value)", choices=dict(target="demo_targets",
+                                                                                                 operator_template="templates")),
 }
 
 # %% ../nbs/90_cli.ipynb #74fde1d0

@@ -18,7 +18,7 @@ from typing import Sequence
 from .core import Config, PavError, atomic_write, format_table, register_preset, short_path
 
 # %% auto #0
-__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'run_demo',
+__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'video_pool', 'run_demo',
            'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_report_text', 'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
@@ -41,6 +41,8 @@ class DemoConfig(Config):
     compare_sft: bool = True            # also evaluate the SFT booster alone (what DPO adds on top of it)
     grpo_steps: int = 0                 # GRPO steps after DPO, on the DPO prompts (0: no GRPO stage)
     grpo_group: int = 4                 # rewrites sampled per prompt in a GRPO step
+    video_pool: int = 0                 # per evolve prompt, this many `smollm2-video` rewrites scored beside the evolved ones (0: none)
+    compare_video: bool = False         # also evaluate zero-shot `smollm2-video` (the offline default booster: examples, 4 candidates)
 
     @register_preset
     def default(cls): return cls()
@@ -48,8 +50,8 @@ class DemoConfig(Config):
     def quick(cls): return cls(evolve_prompts=4, dpo_prompts=3, eval_prompts=6, iterations=2, candidates=2,
                                dpo_candidates=4, sft_epochs=6, dpo_epochs=2, seeds=1, compare_sft=False)
     @register_preset
-    def long(cls): return cls(evolve_prompts=24, dpo_prompts=12, eval_prompts=24, iterations=2, candidates=3,
-                              dpo_candidates=4, sft_epochs=8, dpo_epochs=3, seeds=2, grpo_steps=8)
+    def long(cls): return cls(evolve_prompts=24, dpo_prompts=12, eval_prompts=48, iterations=2, candidates=2,
+                              dpo_candidates=4, sft_epochs=6, dpo_epochs=3, seeds=2, grpo_steps=8, video_pool=8)
 
     def __post_init__(self):
         for k in ("evolve_prompts", "dpo_prompts", "eval_prompts", "iterations", "candidates", "sft_epochs", "dpo_epochs", "seeds"):
@@ -57,6 +59,7 @@ class DemoConfig(Config):
         if self.grpo_steps < 0: raise PavError(f"grpo_steps must be at least 0 (0: no GRPO stage), got {self.grpo_steps}")
         if self.grpo_group < 2: raise PavError(f"grpo_group must be at least 2 (GRPO compares rewrites of one prompt), got {self.grpo_group}")
         if self.dpo_candidates < 2: raise PavError(f"dpo_candidates must be at least 2 (a chosen and a rejected), got {self.dpo_candidates}")
+        if self.video_pool < 0: raise PavError(f"video_pool must be at least 0 (0: no video pool), got {self.video_pool}")
         if self.target not in ("sandbox", "tiny"): raise PavError(f"the demo runs on target 'sandbox' or 'tiny', not {self.target!r}")
 
 # %% ../nbs/61_demo.ipynb #a057013e
@@ -75,7 +78,7 @@ def demo_splits(cfg: DemoConfig,  # sizes, prompt set and seed
     return {"evolve": pool[:a], "dpo": pool[a:b], "eval": pool[b:need]}
 
 # %% ../nbs/61_demo.ipynb #3d0cd5f4
-STAGES = ("1-evolve", "2-sft", "3-dpo-data", "4-dpo", "4b-grpo", "5-eval")
+STAGES = ("1-evolve", "1b-video-pool", "2-sft", "3-dpo-data", "4-dpo", "4b-grpo", "5-eval")
 
 # %% ../nbs/61_demo.ipynb #f4cb6f23
 SMOLLM2_DECODING = {"temperature": 0.0, "max_new_tokens": 90, "repetition_penalty": 1.15}   # the `smollm2` booster preset's
@@ -111,6 +114,37 @@ def demo_parts(target: str,  # 'sandbox' or 'tiny'
         return gen, sandbox_suite()
     from prompt_a_video.rewards import RewardSuite
     return gen, RewardSuite.offline()
+
+# %% ../nbs/61_demo.ipynb #9c0f3ec8
+def video_pool(prompts: Sequence[str],  # the prompts to rewrite (the demo's evolve prompts)
+               gen,                     # the target's `VideoGenerator`
+               suite,                   # its `RewardSuite`
+               run_dir: str | Path,     # the pool's folder: a run store, read like an evolution run's
+               cfg,                     # the evolution's `EvolutionConfig`: the same seeds and ranking
+               k: int = 8,              # rewrites per prompt: the first `k` of `rank_rewrites`
+               booster=None,            # the booster proposing them (None: `smollm2-video`)
+               progress: bool = True,   # a progress bar over the prompts
+               ) -> int:                # rewrites scored in all
+    "A one-round pool like an evolution's: each prompt (round 0) and its `k` best faithful rewrites (round 1) by `booster` that start as a prefilled answer does, rendered and scored against it as the evolution scores; resumable."
+    from tqdm.auto import tqdm
+    from prompt_a_video.booster import guard_candidates, load_booster, prefill_text, rank_rewrites
+    from prompt_a_video.core import derive_seed
+    from prompt_a_video.evolution import Evolution
+    evo = Evolution(gen, suite, None, cfg, run_dir=run_dir)
+    for p in tqdm([p.strip() for p in prompts], desc="video pool", disable=not progress):
+        sid = evo.store.source_id(p)
+        if not evo.store.candidates(sid, 0): evo.store.add_candidates(sid, 0, [p], [derive_seed(p, 0, 0, base=cfg.seed)])
+        if not evo.store.candidates(sid, 1):      # proposed once: a resumed run finds them stored
+            booster = booster or load_booster("smollm2-video")
+            cands = guard_candidates(booster, [p], getattr(getattr(booster, "preset", None), "rerank", 0) or 4, 0.7, cfg.seed)[0]
+            head = prefill_text(p)                # SFT is prefilled: a target must start as the booster's answer does
+            texts = [v for v, _ in rank_rewrites(p, [c for c in cands if c.startswith(head)]) if v.startswith(head)][:k]
+            evo.store.add_candidates(sid, 1, texts, [derive_seed(p, 1, j, base=cfg.seed) for j in range(len(texts))])
+        if any(r["scores"] is None for it in (0, 1) for r in evo.store.candidates(sid, it)):
+            evo.render_rounds([(sid, p, 0), (sid, p, 1)])
+    n = sum(len(evo.store.candidates(s, 1)) for s in evo.store.source_ids())
+    evo.store.close()
+    return n
 
 # %% ../nbs/61_demo.ipynb #df63f651
 def _timed(times: dict, name: str, fn, *a, **kw):
@@ -150,7 +184,11 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     evo = Evolution(gen, suite, op, rec["evolution"], run_dir=d["1-evolve"])
     evolution = _timed(times, "evolution", evo.run, splits["evolve"], progress)
     evo.plot(d["1-evolve"] / "best_per_iteration.png")
-    pairs, pair_counts = build_sft_pairs(d["1-evolve"], rec["sft_data"])
+    if cfg.video_pool:                            # the video booster's rewrites, scored beside the evolved ones
+        _timed(times, "video_pool", video_pool, splits["evolve"], gen, suite, d["1b-video-pool"], rec["evolution"], cfg.video_pool,
+               progress=progress)
+        release_memory()
+    pairs, pair_counts = build_sft_pairs([d["1-evolve"], *([d["1b-video-pool"]] if cfg.video_pool else [])], rec["sft_data"])
     if len(pairs) == 0:
         raise PavError("no evolved prompt beat its original, so there are no SFT pairs; raise --iterations or --candidates")
     _timed(times, "sft", train_sft, pairs, d["2-sft"], rec["sft"], progress)
@@ -163,7 +201,7 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     if cfg.grpo_steps:                            # GRPO from the DPO booster, on the DPO prompts, rewarded by the same renders
         _timed(times, "grpo", train_grpo, d["4-dpo"], splits["dpo"], gen, suite, d["4b-grpo"], rec["grpo"], progress=progress)
         release_memory()
-    methods = {"smollm2": "smollm2", **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"]),
+    methods = {"smollm2": "smollm2", **({"smollm2-video": "smollm2-video"} if cfg.compare_video else {}), **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"]),
                **({"sft+dpo+grpo": str(d["4b-grpo"])} if cfg.grpo_steps else {})}
     res = _timed(times, "evaluation", compare_methods, methods, splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
                  progress=progress)

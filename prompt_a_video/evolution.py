@@ -22,7 +22,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import (PavError, Config, check_sampling, Scores, register_preset, derive_seed, weighted_score, kill_point, scores_to_json, scores_from_json, EVOLUTION_WEIGHTS, PAPER_DIMENSIONS, DIMENSIONS, atomic_write)
-from .booster import booster_messages, prefill_text
+from .booster import booster_messages, prefill_text, TEMPLATES
 from .llm import ChatError, ChatReply
 from .runstore import RunStore
 from .farm import LocalFarm, MEMORY_PLANS, WorkItem
@@ -67,6 +67,7 @@ class EvolutionConfig(Config):
     parser: str = "robust"           # 'robust' (keeps every usable prompt) or 'released' (the released regex, exactly n)
     history_format: str = "package"  # the operator's user turn: 'package' or 'released' (the released line format)
     operator_prompt: str = "history" # 'history' (the paper's: instruction and scored rewrites) or 'best' (small models: continue the best so far)
+    operator_template: str = "paper" # booster template of the 'best' operator's chat: 'paper' or 'examples' (worked examples of visual rewrites)
     batch_prompts: int = 1           # source prompts whose rounds render in one `generate` call (1: one round at a time, the paper's)
     early_stop: int = 0              # a source stops once its best score has not improved for this many rounds (0: off, the paper's)
     screen: float = 1.0              # share of each round's proposals rendered, best first by a text-only predictor (1: all, the paper's)
@@ -86,7 +87,8 @@ class EvolutionConfig(Config):
                    operator_prompt="best")
 
     def __post_init__(self):
-        for k, ok in (("parser", PARSERS), ("history_format", HISTORY_FORMATS), ("operator_prompt", OPERATOR_PROMPTS)):
+        for k, ok in (("parser", PARSERS), ("history_format", HISTORY_FORMATS), ("operator_prompt", OPERATOR_PROMPTS),
+                      ("operator_template", TEMPLATES)):
             if getattr(self, k) not in ok: raise PavError(f"unknown {k} {getattr(self, k)!r}; choose one of {list(ok)}")
         for k in ("iterations", "candidates", "max_asks", "max_inflight"):
             if getattr(self, k) < 1: raise PavError(f"{k} must be at least 1, got {getattr(self, k)}")
@@ -515,7 +517,7 @@ def messages(self: Evolution,
     if self.cfg.operator_prompt == "best":                    # small operators: continue the best prompt so far
         hist = self.history(sid)
         rank = lambda h: k if math.isfinite(k := self.key(h[1])) else -math.inf
-        return booster_messages(max(hist, key=rank)[0] if hist else prompt, "paper", prefill=True)
+        return booster_messages(max(hist, key=rank)[0] if hist else prompt, self.cfg.operator_template, prefill=True)
     msgs = operator_messages(self.history(sid), self.key, step.n, self.cfg)
     if self.cfg.prefill: msgs.append({"role": "assistant", "content": "<PROMPT>" + prefill_text(prompt)})
     return msgs
