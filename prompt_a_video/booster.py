@@ -305,7 +305,8 @@ flavor flavour feel feels felt feeling feelings think thinks thought thoughts re
 life love heart soul hope emotion emotions believe know knows wonder meaning journey""".split())   # words naming what a camera cannot see
 
 # %% ../nbs/50_booster.ipynb #0862e36f
-def visual_sentence(s: str) -> bool:
+def visual_sentence(s: str,  # one sentence
+                   ) -> bool:
     "A sentence naming something a camera sees and nothing it cannot: the sentences `visual_words` counts."
     ws = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
     return bool(ws & VISUAL_CUES) and not ws & NON_VISUAL
