@@ -7,6 +7,7 @@
 # There (the device tool's `run`, carry [".whl", ".bench", ".pav-cache/assets"]):
 #   bash tools/device_bench.sh start [SECONDS]   # install the wheels, start the runs, then poll
 #   bash tools/device_bench.sh poll [SECONDS]    # wait up to SECONDS for the runs to end, copy logs and rows to $OUT
+# RUNS="mps targets reducers" picks the runs (default: mps targets, plus reducers with WITH_REDUCERS=1).
 # TARGETS="a b" limits targets_real_size.py to those targets; WITH_REDUCERS=1 adds the 8-round reducers run of evolution_throughput.py (about 9 minutes on an H100).
 # Each run's log and JSON lines land in /tmp/bench (and in $OUT at every poll); `done` marks the end.
 # Later calls carry nothing: the machine keeps /tmp/site and .bench between calls, and a call that carries .bench
@@ -29,10 +30,11 @@ if [ "${1:-}" = "start" ]; then
   export PYTHONPATH=/tmp/site:$PWD/.bench/minilm:$PWD PAV_CACHE=$PWD/.pav-cache HF_HUB_OFFLINE=1 \
          PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True TOKENIZERS_PARALLELISM=false
   python3 tools/minilm_standin.py weights .bench/minilm > $B/setup.log 2>&1 || { cat $B/setup.log; exit 1; }
+  RUNS=${RUNS:-mps targets${WITH_REDUCERS:+ reducers}}
   setsid nohup bash -c "
-    python3 benchmarks/mps_autocast.py > $B/0_mps_autocast.log 2>&1
-    python3 benchmarks/targets_real_size.py ${TARGETS:+--targets $TARGETS} --json $B/targets_real_size.jsonl > $B/1_targets.log 2>&1
-    [ -z \"${WITH_REDUCERS:-}\" ] || python3 benchmarks/evolution_throughput.py --sections reducers --iterations 8 --sources 3 --steps 6 --latency 8 \
+    [[ \" $RUNS \" != *\" mps \"* ]] || python3 benchmarks/mps_autocast.py > $B/0_mps_autocast.log 2>&1
+    [[ \" $RUNS \" != *\" targets \"* ]] || python3 benchmarks/targets_real_size.py ${TARGETS:+--targets $TARGETS} --json $B/targets_real_size.jsonl > $B/1_targets.log 2>&1
+    [[ \" $RUNS \" != *\" reducers \"* ]] || python3 benchmarks/evolution_throughput.py --sections reducers --iterations 8 --sources 3 --steps 6 --latency 8 \
         --reducers 'screen 1 in 3 + pab' --json $B/evolution_throughput.jsonl > $B/2_reducers.log 2>&1
     touch $B/done" > /dev/null 2>&1 < /dev/null &
   poll "${2:-540}"

@@ -5,6 +5,8 @@
 #
 #   make test-gpu                          # or: bash tools/test_gpu.sh (from anywhere in the checkout)
 #   make test-gpu WHEELS=/path/to/wheels   # a machine without network: pip --no-index --find-links DIR
+#   bash tools/test_gpu.sh --setup         # only make .venv-gpu (while the GPU is busy with something else)
+#   bash tools/test_gpu.sh --run           # only run the notebooks, in the .venv-gpu made before
 #
 # Steps: refuse unless `nvidia-smi` finds a GPU; make .venv-gpu afresh with --system-site-packages; refuse unless
 # torch there sees the GPU; build the wheel (`python -m build --wheel`); install it with its [dev] extras, then the
@@ -27,6 +29,8 @@ LOG=${TEST_GPU_LOG:-test-gpu.log}
 WHEELS=${WHEELS:-}
 ASSET_PKGS=${ASSET_PKGS:-$(sed -n 's/^ASSET_PKGS *:= *//p' Makefile)}
 die() { echo "$*" >&2; exit 1; }
+MODE=${1:-all}
+[[ $MODE == all || $MODE == --setup || $MODE == --run ]] || die "test-gpu: unknown argument '$MODE' (use --setup, --run or nothing)"
 
 command -v nvidia-smi >/dev/null 2>&1 || die "test-gpu needs a CUDA GPU: nvidia-smi is not on PATH (run it on a GPU machine)"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1) && [[ -n $gpu ]] \
@@ -38,11 +42,16 @@ if [[ -n $WHEELS ]]; then   # env vars, so that pip inside `python -m build`'s i
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
+if [[ $MODE != --run ]]; then
 # --system-site-packages: the machine's own CUDA build of torch is the one used. Never let pip bring a torch from
 # PyPI (a CPU build, or one for another CUDA): it is checked before anything is installed, then pinned below.
 rm -rf "$VENV"
 "$PYTHON" -m venv --system-site-packages "$VENV"
 PY=$VENV/bin/python
+# A PYTHON that is itself a virtual environment (as on some GPU images: torch in /opt/torch/.venv) gives the new one
+# only the base interpreter's packages; a .pth file adds that environment's own site-packages, torch's included.
+"$PYTHON" -c 'import site, sys; sys.prefix != sys.base_prefix and print("\n".join(site.getsitepackages()))' \
+  > "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_parent_env.pth"
 torch_ver=$("$PY" -c '
 import sys
 try: import torch
@@ -59,6 +68,11 @@ whl=$(ls "$dist"/*.whl)
 "$PY" -m pip install -q -c "$VENV/constraints.txt" "$whl[dev]"
 # shellcheck disable=SC2086  # ASSET_PKGS is a list
 "$PY" -m pip install -q --no-deps $ASSET_PKGS
+fi
+[[ $MODE != --setup ]] || { echo "test-gpu: $VENV is ready (bash tools/test_gpu.sh --run runs the notebooks)"; exit 0; }
+[[ -x $VENV/bin/nbdev_test ]] || die "test-gpu --run: no $VENV with nbdev_test (run bash tools/test_gpu.sh --setup first)"
+PY=$VENV/bin/python
+torch_ver=$("$PY" -c 'import torch; print(torch.__version__)')
 export PATH="$PWD/$VENV/bin:$PATH"
 
 # The notebooks with a `#| cuda` code cell, found by reading them (nbdev's: none under a `_` or `.` folder or name).
