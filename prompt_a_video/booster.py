@@ -850,11 +850,13 @@ def rank_rewrites(prompt: str,                # the user's prompt
                   floor: float = 0.62,        # MiniLM similarity to the prompt a rewrite must reach (the goal is above 0.6; 0.02 spare)
                   visual_target: int = 60,    # words of visual detail beyond which the closer rewrite wins
                   limit: int | None = None,   # stop after this many (None: every passing one)
+                  prefix: str = "",           # only variants that start with this (a prefilled answer's head) are weighed
                  ) -> list[tuple[str, dict]]: # (rewrite, its `check_candidate` record), best first
     "Fidelity first: the candidates and their `rewrite_variants` that pass every check, those reaching `floor` first, then the most visual detail up to `visual_target`, then the closest."
     from prompt_a_video.assets import embed_sentences
     prompt = prompt.strip()
-    vs = list(dict.fromkeys(v for c in candidates for v in rewrite_variants(prompt, c)))
+    vs = list(dict.fromkeys(v for c in candidates for v in rewrite_variants(prompt, c) if v.startswith(prefix)))
+    if not vs: return []
     e = embed_sentences([prompt, *vs])            # one batch: within 1e-5 of `prompt_fidelity`, which embeds each alone
     fid = dict(zip(vs, (e[1:] @ e[0]).tolist()))
     vis = {v: visual_words(v, prompt) for v in vs}

@@ -9,6 +9,7 @@ from fastcore.basics import patch
 
 import json
 import math
+from functools import partial
 import random
 import time
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from typing import Sequence
 from .core import Config, PavError, atomic_write, format_table, register_preset, short_path
 
 # %% auto #0
-__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'video_pool', 'run_demo',
-           'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_report_text', 'write_demo_report']
+__all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'video_pool', 'demo_methods',
+           'run_demo', 'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_report_text',
+           'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
 @dataclass
@@ -134,12 +136,14 @@ def video_pool(prompts: Sequence[str],  # the prompts to rewrite (the demo's evo
     for p in tqdm([p.strip() for p in prompts], desc="video pool", disable=not progress):
         sid = evo.store.source_id(p)
         if not evo.store.candidates(sid, 0): evo.store.add_candidates(sid, 0, [p], [derive_seed(p, 0, 0, base=cfg.seed)])
-        if not evo.store.candidates(sid, 1):      # proposed once: a resumed run finds them stored
+        proposed = evo.store.get_meta("proposed", [])   # prompts asked once: a resumed run asks none again
+        if sid not in proposed and not evo.store.candidates(sid, 1):
             booster = booster or load_booster("smollm2-video")
             cands = guard_candidates(booster, [p], getattr(getattr(booster, "preset", None), "rerank", 0) or 4, 0.7, cfg.seed)[0]
             head = prefill_text(p)                # SFT is prefilled: a target must start as the booster's answer does
-            texts = [v for v, _ in rank_rewrites(p, [c for c in cands if c.startswith(head)]) if v.startswith(head)][:k]
-            evo.store.add_candidates(sid, 1, texts, [derive_seed(p, 1, j, base=cfg.seed) for j in range(len(texts))])
+            texts = [v for v, _ in rank_rewrites(p, cands, limit=k, prefix=head)]
+            if texts: evo.store.add_candidates(sid, 1, texts, [derive_seed(p, 1, j, base=cfg.seed) for j in range(len(texts))])
+            evo.store.set_meta("proposed", proposed + [sid])
         if any(r["scores"] is None for it in (0, 1) for r in evo.store.candidates(sid, it)):
             evo.render_rounds([(sid, p, 0), (sid, p, 1)])
     n = sum(len(evo.store.candidates(s, 1)) for s in evo.store.source_ids())
@@ -147,11 +151,25 @@ def video_pool(prompts: Sequence[str],  # the prompts to rewrite (the demo's evo
     return n
 
 # %% ../nbs/61_demo.ipynb #df63f651
-def _timed(times: dict, name: str, fn, *a, **kw):
+def _timed(times: dict, file: Path, name: str, fn, *a, **kw):
+    "Run one stage; add its seconds to `times` and keep them in `file`, so a resumed demo reports each stage's whole time."
     t0 = time.perf_counter()
     out = fn(*a, **kw)
-    times[name] = round(time.perf_counter() - t0, 1)
+    times[name] = round(times.get(name, 0) + time.perf_counter() - t0, 1)
+    atomic_write(file, json.dumps(times, indent=1))
     return out
+
+# %% ../nbs/61_demo.ipynb #e22ea636
+def demo_methods(cfg: DemoConfig,     # the demo's settings: which optional methods join the comparison
+                 out: str | Path,     # the demo folder, whose stage folders hold the trained boosters
+                ) -> dict[str, str]:  # method name -> what `compare_methods` loads (a booster name or folder)
+    "The held-out comparison's methods: zero-shot SmolLM2, the optional ones `cfg` asks for, and the trained boosters."
+    d = Path(out)
+    return {"smollm2": "smollm2",
+            **({"smollm2-video": "smollm2-video"} if cfg.compare_video else {}),
+            **({"sft": str(d / "2-sft")} if cfg.compare_sft else {}),
+            "sft+dpo": str(d / "4-dpo"),
+            **({"sft+dpo+grpo": str(d / "4b-grpo")} if cfg.grpo_steps else {})}
 
 # %% ../nbs/61_demo.ipynb #e400fbf2
 def run_demo(out: str | Path,                # the demo folder (one sub-folder per stage, report.md, results.json)
@@ -168,7 +186,7 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
     from prompt_a_video.llm import make_operator
     from prompt_a_video.sft import train_sft
     cfg, out = cfg or DemoConfig.default(), Path(out)
-    splits, rec, times = demo_splits(cfg), demo_recipes(cfg), {}      # bad settings fail here, before anything is written
+    splits, rec = demo_splits(cfg), demo_recipes(cfg)                  # bad settings fail here, before anything is written
     op = make_operator(cfg.operator)
     if hasattr(op, "check"): op.check()               # a server that cannot answer stops here too (`OpenAIChat.check`)
     spec = {"demo": cfg.to_dict()}
@@ -179,32 +197,33 @@ def run_demo(out: str | Path,                # the demo folder (one sub-folder p
         raise PavError(f"{short_path(out)} is not empty and holds no demo; use a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(f, json.dumps(spec, indent=1))
+    tf = out / "seconds.json"                     # each stage's seconds, summed over the runs that worked on it
+    times = json.loads(tf.read_text()) if tf.is_file() else {}
+    timed = partial(_timed, times, tf)
     gen, suite = demo_parts(cfg.target)
     d = {s: out / s for s in STAGES}
     evo = Evolution(gen, suite, op, rec["evolution"], run_dir=d["1-evolve"])
-    evolution = _timed(times, "evolution", evo.run, splits["evolve"], progress)
+    evolution = timed("evolution", evo.run, splits["evolve"], progress)
     evo.plot(d["1-evolve"] / "best_per_iteration.png")
     if cfg.video_pool:                            # the video booster's rewrites, scored beside the evolved ones
-        _timed(times, "video_pool", video_pool, splits["evolve"], gen, suite, d["1b-video-pool"], rec["evolution"], cfg.video_pool,
-               progress=progress)
+        timed("video_pool", video_pool, splits["evolve"], gen, suite, d["1b-video-pool"], rec["evolution"], cfg.video_pool,
+              progress=progress)
         release_memory()
     pairs, pair_counts = build_sft_pairs([d["1-evolve"], *([d["1b-video-pool"]] if cfg.video_pool else [])], rec["sft_data"])
     if len(pairs) == 0:
         raise PavError("no evolved prompt beat its original, so there are no SFT pairs; raise --iterations or --candidates")
-    _timed(times, "sft", train_sft, pairs, d["2-sft"], rec["sft"], progress)
+    timed("sft", train_sft, pairs, d["2-sft"], rec["sft"], progress)
     booster = PromptBooster.load(str(d["2-sft"]))
-    _, triple_counts, rules = _timed(times, "dpo_data", build_dpo_triples, booster, splits["dpo"], gen, suite, d["3-dpo-data"],
-                                     rec["dpo_data"], exclude=d["2-sft"], progress=progress)
+    _, triple_counts, rules = timed("dpo_data", build_dpo_triples, booster, splits["dpo"], gen, suite, d["3-dpo-data"],
+                                    rec["dpo_data"], exclude=d["2-sft"], progress=progress)
     del booster                                   # SmolLM2 leaves before DPO loads its own copy
     release_memory()
-    _timed(times, "dpo", train_dpo, d["2-sft"], d["3-dpo-data"], d["4-dpo"], rec["dpo"], progress)
+    timed("dpo", train_dpo, d["2-sft"], d["3-dpo-data"], d["4-dpo"], rec["dpo"], progress)
     if cfg.grpo_steps:                            # GRPO from the DPO booster, on the DPO prompts, rewarded by the same renders
-        _timed(times, "grpo", train_grpo, d["4-dpo"], splits["dpo"], gen, suite, d["4b-grpo"], rec["grpo"], progress=progress)
+        timed("grpo", train_grpo, d["4-dpo"], splits["dpo"], gen, suite, d["4b-grpo"], rec["grpo"], progress=progress)
         release_memory()
-    methods = {"smollm2": "smollm2", **({"smollm2-video": "smollm2-video"} if cfg.compare_video else {}), **({"sft": str(d["2-sft"])} if cfg.compare_sft else {}), "sft+dpo": str(d["4-dpo"]),
-               **({"sft+dpo+grpo": str(d["4b-grpo"])} if cfg.grpo_steps else {})}
-    res = _timed(times, "evaluation", compare_methods, methods, splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
-                 progress=progress)
+    res = timed("evaluation", compare_methods, demo_methods(cfg, out), splits["eval"], gen, suite, range(cfg.seeds), d["5-eval"],
+                progress=progress)
     results = demo_results(out, cfg, splits, evolution, dict(pair_counts), dict(triple_counts), rules, res, times)
     return write_demo_report(out, results, res, cfg)
 
@@ -279,7 +298,7 @@ def demo_results(out: Path,          # the demo folder
                  triple_counts: dict,  # what the DPO-triple rules kept and dropped
                  rules: dict,        # the DPO rules used (mode, margin, thresholds)
                  res: dict,          # `compare_methods`' result
-                 times: dict,        # stage -> seconds (this invocation's; a resumed stage counts only its remainder)
+                 times: dict,        # stage -> seconds, summed over the runs that worked on it (seconds.json)
                 ) -> dict:
     "Everything the demo measured, as one JSON-ready dict (the training metrics are read from the stage folders)."
     out = Path(out)

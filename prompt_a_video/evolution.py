@@ -30,9 +30,9 @@ from .sandbox import SANDBOX_WEIGHTS
 
 # %% auto #0
 __all__ = ['OFFLINE_WEIGHTS', 'PARSERS', 'HISTORY_FORMATS', 'OPERATOR_PROMPTS', 'RELEASED_DIMENSION_NAMES',
-           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'EvolutionConfig', 'ranking_weights', 'keep_source',
-           'dimension_legend', 'ranking_score', 'format_history', 'operator_messages', 'parse_candidates', 'Step',
-           'parsed_prompts', 'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
+           'OPERATOR_INSTRUCTION', 'MIN_WORDS', 'REDUCERS', 'LATER_SETTINGS', 'EvolutionConfig', 'ranking_weights',
+           'keep_source', 'dimension_legend', 'ranking_score', 'format_history', 'operator_messages',
+           'parse_candidates', 'Step', 'parsed_prompts', 'rounds_without_gain', 'next_step', 'Evolution', 'ridge_fit']
 
 # %% ../nbs/31_evolution.ipynb #0513918b
 OFFLINE_WEIGHTS = {"FIDELITY": 2.0, "TEMPORAL": 1.0, "MOTION": 0.1, "NIQE": -0.1, "TEXT": -1.0}
@@ -67,7 +67,7 @@ class EvolutionConfig(Config):
     parser: str = "robust"           # 'robust' (keeps every usable prompt) or 'released' (the released regex, exactly n)
     history_format: str = "package"  # the operator's user turn: 'package' or 'released' (the released line format)
     operator_prompt: str = "history" # 'history' (the paper's: instruction and scored rewrites) or 'best' (small models: continue the best so far)
-    operator_template: str = "paper" # booster template of the 'best' operator's chat: 'paper' or 'examples' (worked examples of visual rewrites)
+    operator_template: str = "paper" # booster template of the 'best' operator's chat: 'paper', 'examples' (worked examples of visual rewrites) or 'official'
     batch_prompts: int = 1           # source prompts whose rounds render in one `generate` call (1: one round at a time, the paper's)
     early_stop: int = 0              # a source stops once its best score has not improved for this many rounds (0: off, the paper's)
     screen: float = 1.0              # share of each round's proposals rendered, best first by a text-only predictor (1: all, the paper's)
@@ -378,6 +378,9 @@ class Evolution:
 
 # %% ../nbs/31_evolution.ipynb #955cc110
 REDUCERS = {"batch_prompts": 1, "early_stop": 0, "screen": 1.0, "screen_min": 12}   # cost reducers and their off values
+# Settings added after run folders were first written, at the values that behave as before: a run stores one only
+# when it is set otherwise, so an older folder (which has no such key) still resumes under the default.
+LATER_SETTINGS = REDUCERS | {"rank_decimals": None, "operator_template": "paper"}
 
 # %% ../nbs/31_evolution.ipynb #645200d0
 @patch
@@ -389,7 +392,7 @@ def _settings(self: Evolution) -> dict:
                           | ({"negative_prompt": g.negative_prompt} if g.negative_prompt is not None else {}),
             "suite": self.suite.name, "suite_version": self.suite.version, "operator": repr(self.op),
             "config": {k: v for k, v in self.cfg.to_dict().items() if k not in ("iterations", "max_inflight", "memory_plan")
-                       and not (k in REDUCERS and v == REDUCERS[k]) and not (k == "rank_decimals" and v is None)}}
+                       and not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}}
 
 # %% ../nbs/31_evolution.ipynb #042b13f1
 @patch

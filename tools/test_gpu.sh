@@ -92,6 +92,7 @@ for nb in "${nbs[@]}"; do
   t0=$SECONDS
   if nbdev_test --flags "cuda slow" --path "$nb" --do_print; then status=passed; else status=FAILED; failed=1; fi
   rows+=("$(printf '%-32s %8d  %s' "$nb" $((SECONDS - t0)) "$status")")
+  echo "test-gpu: ${rows[-1]}"
 done
 
 {
