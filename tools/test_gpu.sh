@@ -58,7 +58,9 @@ try: import torch
 except ImportError: sys.exit("no torch in '"$PYTHON"' (install the CUDA build of torch on the machine first)")
 if not torch.cuda.is_available(): sys.exit(f"torch {torch.__version__} sees no GPU (torch.cuda.is_available() is False)")
 print(torch.__version__)' 2>&1 | tail -n 1) || die "test-gpu needs a CUDA GPU: $torch_ver"
-echo "torch==$torch_ver" > "$VENV/constraints.txt"   # pip fails rather than replace the machine's torch
+# pip fails rather than replace the machine's torch; the installed distribution's version (a CUDA build's may lack
+# torch.__version__'s local label: 2.11.0 for 2.11.0+cu130)
+"$PY" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' > "$VENV/constraints.txt"
 
 dist=$(mktemp -d)
 trap 'rm -rf "$dist"' EXIT
