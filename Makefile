@@ -37,11 +37,13 @@ demo: venv
 ## The whole test suite, as CI runs it.
 # Tests get their own asset cache, so a fresh clone also tests preparing every asset.
 test: export PAV_CACHE := $(CURDIR)/.pav-cache
-# The wheel check (building and installing the wheel, a minute of mostly waiting) runs beside the notebooks; it
-# touches neither the asset cache nor the notebooks. Their outputs are printed whole, each when it ends.
+# The notebooks, the wheel check (building and installing the wheel, a minute of mostly waiting) and the pytest suite
+# run side by side: their tests wait on subprocesses, servers and Ray often enough that two cores were busy only
+# about 80% of the time when they ran one after the other. The wheel check touches neither the asset cache nor the
+# notebooks; assets are built into a temporary folder and renamed, so two builders cannot half-write one. Their
+# outputs are printed whole, each when it ends.
 test: venv check-clean check-export check-readme
-	$(MAKE) --no-print-directory -j2 --output-sync=target nbtest wheel-check
-	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory -j3 --output-sync=target nbtest wheel-check pytest
 	@echo "make test: all checks passed"
 
 check-clean: venv

@@ -159,7 +159,7 @@ def _timed(times: dict, file: Path, name: str, fn, *a, **kw):
     atomic_write(file, json.dumps(times, indent=1))
     return out
 
-# %% ../nbs/61_demo.ipynb #dc22e5f5
+# %% ../nbs/61_demo.ipynb #092975fb
 def demo_methods(cfg: DemoConfig,     # the demo's settings: which optional methods join the comparison
                  out: str | Path,     # the demo folder, whose stage folders hold the trained boosters
                 ) -> dict[str, str]:  # method name -> what `compare_methods` loads (a booster name or folder)
