@@ -51,11 +51,13 @@ _COGVIDEOX_SCHEDULER = dict(
     prediction_type="v_prediction", rescale_betas_zero_snr=True, set_alpha_to_one=True, snr_shift_scale=3.0,
     steps_offset=0, timestep_spacing="trailing")
 
-# %% ../nbs/80_benchmarking.ipynb #5615df9a
+# %% ../nbs/80_benchmarking.ipynb #6c7b3ad2
 _LTX_VIDEO_2B = dict(
     in_channels=128, out_channels=128, patch_size=1, patch_size_t=1, num_attention_heads=32, attention_head_dim=64,
     cross_attention_dim=2048, num_layers=28, activation_fn="gelu-approximate", qk_norm="rms_norm_across_heads",
     norm_elementwise_affine=False, norm_eps=1e-6, caption_channels=4096, attention_bias=True, attention_out_bias=True)
+
+# %% ../nbs/80_benchmarking.ipynb #416be0c0
 _LTX_VAE_090 = dict(
     in_channels=3, out_channels=3, latent_channels=128, block_out_channels=(128, 256, 512, 512),
     down_block_types=("LTXVideoDownBlock3D",) * 4, decoder_block_out_channels=(128, 256, 512, 512),
@@ -64,18 +66,28 @@ _LTX_VAE_090 = dict(
     decoder_inject_noise=(False,) * 5, downsample_type=("conv",) * 4, upsample_residual=(False,) * 4,
     upsample_factor=(1,) * 4, patch_size=4, patch_size_t=1, resnet_norm_eps=1e-6, scaling_factor=1.0,
     encoder_causal=True, decoder_causal=False, timestep_conditioning=False)
+
+# %% ../nbs/80_benchmarking.ipynb #39ac9d5b
 _LTX_SCHEDULER = dict(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
                       max_image_seq_len=4096, shift_terminal=0.1)
 
-# %% ../nbs/80_benchmarking.ipynb #39899e52
+# %% ../nbs/80_benchmarking.ipynb #0098ee83
 _WAN_T2V_1_3B = dict(
     added_kv_proj_dim=None, attention_head_dim=128, cross_attn_norm=True, eps=1e-6, ffn_dim=8960, freq_dim=256,
     in_channels=16, num_attention_heads=12, num_layers=30, out_channels=16, patch_size=(1, 2, 2),
     qk_norm="rms_norm_across_heads", text_dim=4096)
+
+# %% ../nbs/80_benchmarking.ipynb #175b7455
 _WAN_T2V_14B = {**_WAN_T2V_1_3B, "ffn_dim": 13824, "num_attention_heads": 40, "num_layers": 40}
+
+# %% ../nbs/80_benchmarking.ipynb #2623fc99
 _WAN22_TI2V_5B = {**_WAN_T2V_1_3B, "ffn_dim": 14336, "num_attention_heads": 24, "num_layers": 30, "in_channels": 48,
                   "out_channels": 48}
+
+# %% ../nbs/80_benchmarking.ipynb #f376724c
 _WAN_VAE = {}     # `AutoencoderKLWan()`'s defaults are the Wan2.1 VAE (base_dim 96, z_dim 16, 4x8x8)
+
+# %% ../nbs/80_benchmarking.ipynb #1580be7e
 _WAN22_VAE = dict(
     base_dim=160, decoder_base_dim=256, z_dim=48, is_residual=True, in_channels=12, out_channels=12, patch_size=2,
     scale_factor_temporal=4, scale_factor_spatial=16,
@@ -87,21 +99,33 @@ _WAN22_VAE = dict(
                  0.6165, 0.8454, 0.4978, 0.5759, 0.3523, 0.7135, 0.6804, 0.5833, 1.4146, 0.8986, 0.5659, 0.7069, 0.5338,
                  0.4889, 0.4917, 0.4069, 0.4999, 0.6866, 0.4093, 0.5709, 0.6065, 0.6415, 0.4944, 0.5726, 1.2042, 0.5458,
                  1.6887, 0.3971, 1.06, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744])
+
+# %% ../nbs/80_benchmarking.ipynb #5be970bc
 _UMT5_XXL_ENCODER = {**_T5_XXL_ENCODER, "vocab_size": 256384}   # google/umt5-xxl: T5-XXL's shape, a 256k vocabulary, per-layer position biases
+
+# %% ../nbs/80_benchmarking.ipynb #dba9afd6
 _WAN_SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0)
 
-# %% ../nbs/80_benchmarking.ipynb #a3ee9437
+# %% ../nbs/80_benchmarking.ipynb #6f2687b6
 _HUNYUAN_VIDEO_13B = dict(
     in_channels=16, out_channels=16, num_attention_heads=24, attention_head_dim=128, num_layers=20, num_single_layers=40,
     num_refiner_layers=2, mlp_ratio=4.0, patch_size=2, patch_size_t=1, qk_norm="rms_norm", guidance_embeds=True,
     text_embed_dim=4096, pooled_projection_dim=768, rope_theta=256.0, rope_axes_dim=(16, 56, 56), image_condition_type=None)
+
+# %% ../nbs/80_benchmarking.ipynb #66e0714a
 _HUNYUAN_VAE = {}   # `AutoencoderKLHunyuanVideo()`'s defaults are the released VAE
+
+# %% ../nbs/80_benchmarking.ipynb #a4876af8
 _LLAVA_LLAMA3_8B_TEXT = dict(
     hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
     hidden_act="silu", rms_norm_eps=1e-5, rope_theta=500000.0, max_position_embeddings=8192, vocab_size=128320,
     bos_token_id=128000, eos_token_id=128001, attention_bias=False, mlp_bias=False, tie_word_embeddings=False)
+
+# %% ../nbs/80_benchmarking.ipynb #5d95c152
 _CLIP_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                     max_position_embeddings=77, vocab_size=49408, hidden_act="quick_gelu", projection_dim=768)
+
+# %% ../nbs/80_benchmarking.ipynb #182d32ed
 _HUNYUAN_SCHEDULER = dict(shift=7.0)
 
 # %% ../nbs/80_benchmarking.ipynb #756bbabb
@@ -127,9 +151,13 @@ ARCHITECTURES = {
                          text_encoder=_LLAVA_LLAMA3_8B_TEXT, text_encoder_2=_CLIP_L_TEXT, scheduler=_HUNYUAN_SCHEDULER),
 }
 
-# %% ../nbs/80_benchmarking.ipynb #4e3e1582
+# %% ../nbs/80_benchmarking.ipynb #fdbbf3a7
 _TINY_T5 = dict(d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, vocab_size=32128)   # T5's vocabulary: the real tokenizers index it
+
+# %% ../nbs/80_benchmarking.ipynb #697da859
 _TINY_WAN = dict(num_attention_heads=2, attention_head_dim=12, ffn_dim=32, num_layers=2, text_dim=32, freq_dim=16)
+
+# %% ../nbs/80_benchmarking.ipynb #185fa46e
 TINY_OVERRIDES = {
     "cogvideox": dict(transformer=dict(num_attention_heads=2, attention_head_dim=16, num_layers=2, time_embed_dim=16,
                                        text_embed_dim=32, sample_height=8, sample_width=8, sample_frames=9),

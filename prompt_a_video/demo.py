@@ -20,8 +20,8 @@ from .core import Config, PavError, atomic_write, format_table, register_preset,
 
 # %% auto #0
 __all__ = ['STAGES', 'SMOLLM2_DECODING', 'DemoConfig', 'demo_splits', 'demo_recipes', 'demo_parts', 'video_pool', 'demo_methods',
-           'run_demo', 'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_report_text',
-           'write_demo_report']
+           'run_demo', 'paired_differences', 'paired_verdict', 'plot_demo', 'demo_results', 'demo_stage_rows',
+           'demo_report_text', 'write_demo_report']
 
 # %% ../nbs/61_demo.ipynb #13fe4ee7
 @dataclass
@@ -315,6 +315,24 @@ def demo_results(out: Path,          # the demo folder
             "evaluation": {"rows": res["rows"], "weights": res["weights"]},
             "held_out_score": {m: {k: r[k] for k in ("mean", "low", "high", "win_rate_vs_original")} for m, r in score.items()}}
 
+# %% ../nbs/61_demo.ipynb #f40211f2
+def demo_stage_rows(results: dict,    # `demo_results`' dict
+                    cfg: DemoConfig,  # the demo's settings
+                   ) -> str:          # the rows of report.md's stage table, one per stage that ran
+    "What each stage did and how many seconds it took, as markdown table rows."
+    splits, times, evolution = results["splits"], results["seconds"], results["evolution"]
+    pair_counts, sft, dpo = results["sft_pairs"], results["sft"]["metrics"], results["dpo"]["metrics"]
+    triple_counts, rules = results["dpo_triples"]["counts"], results["dpo_triples"]["rules"]
+    grpo, ys = (results.get("grpo") or {}).get("metrics"), evolution["best_per_iteration"]
+    grpo_row = (f"| 5b GRPO | {grpo['steps']} steps of {cfg.grpo_group} rewrites x 2 prompts, rendered and scored; mean reward "
+                f"{grpo.get('reward_first', float('nan')):.3f} -> {grpo.get('reward_last', float('nan')):.3f} | {times.get('grpo', 0)} |\n") if grpo else ""
+    return f"""| 1 evolution | SmolLM2 proposed {evolution['candidates'] - len(splits['evolve'])} rewrites of {len(splits['evolve'])} prompts over {len(ys) - 1} iterations; mean best score {ys[0]:.3f} -> {ys[-1]:.3f} | {times.get('evolution', 0)} |
+| 2 SFT pairs | kept {pair_counts.get('kept', 0)} of {pair_counts.get('sources', 0)} (original, best evolved) pairs | |
+| 3 SFT | LoRA on SmolLM2, {sft and sft.get('steps')} steps, loss {sft and round(sft.get('first_logged_loss', float('nan')), 3)} -> {sft and round(sft.get('last_logged_loss', float('nan')), 3)} | {times.get('sft', 0)} |
+| 4 DPO triples | {triple_counts.get('triples', 0)} triples from {triple_counts.get('prompts', 0)} prompts x {cfg.dpo_candidates} samples ({rules.get('mode')} thresholds, margin {rules.get('margin')}) | {times.get('dpo_data', 0)} |
+| 5 DPO | new LoRA on the merged SFT model, {dpo and dpo.get('steps')} steps | {times.get('dpo', 0)} |
+{grpo_row}| 6 evaluation | {len(splits['eval'])} held-out prompts x {cfg.seeds} seed(s), paired | {times.get('evaluation', 0)} |"""
+
 # %% ../nbs/61_demo.ipynb #03648c3f
 def demo_report_text(results: dict,  # `demo_results`' dict
                      res: dict,      # `compare_methods`' result (refined prompts and the comparison table)
@@ -322,14 +340,9 @@ def demo_report_text(results: dict,  # `demo_results`' dict
                     ) -> str:
     "report.md: what each stage did, the held-out score with its interval, and three examples."
     from prompt_a_video.evaluation import comparison_table
-    splits, times, evolution = results["splits"], results["seconds"], results["evolution"]
-    pair_counts, sft, dpo = results["sft_pairs"], results["sft"]["metrics"], results["dpo"]["metrics"]
-    triple_counts, rules = results["dpo_triples"]["counts"], results["dpo_triples"]["rules"]
+    splits = results["splits"]
     final = "sft+dpo+grpo" if "sft+dpo+grpo" in res["refined"] else "sft+dpo"
     ex = "\n".join(f"| {p} | {res['refined']['smollm2'][p]} | {res['refined'][final][p]} |" for p in splits["eval"][:4])
-    grpo = (results.get("grpo") or {}).get("metrics")
-    grpo_row = (f"| 5b GRPO | {grpo['steps']} steps of {cfg.grpo_group} rewrites x 2 prompts, rendered and scored; mean reward "
-                f"{grpo.get('reward_first', float('nan')):.3f} -> {grpo.get('reward_last', float('nan')):.3f} | {times.get('grpo', 0)} |\n") if grpo else ""
     fmt = lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
     pv = {(r["method"], r["metric"]): r for r in results.get("paired_vs_smollm2", [])}
     gd = {r["metric"]: r for r in results.get("paired_grpo_vs_dpo", [])}
@@ -337,7 +350,6 @@ def demo_report_text(results: dict,  # `demo_results`' dict
                  f"({paired_verdict(gd['score'])}), fidelity {fmt(gd['fidelity'])} ({paired_verdict(gd['fidelity'])}).\n\n") if gd else ""
     paired = "\n".join(f"| {m} | {fmt(pv[m, 'score'])} | {paired_verdict(pv[m, 'score'])} | {fmt(pv[m, 'fidelity'])} |"
                        for m in dict.fromkeys(k[0] for k in pv))
-    ys = evolution["best_per_iteration"]
     b, i = results["held_out_score"]["sft+dpo"], results["held_out_score"]["identity"]
     return f"""# prompt_a_video demo
 
@@ -351,12 +363,7 @@ working end to end, on {len(splits['evolve'])} + {len(splits['dpo'])} training p
 
 | stage | what happened | seconds |
 |---|---|---|
-| 1 evolution | SmolLM2 proposed {evolution['candidates'] - len(splits['evolve'])} rewrites of {len(splits['evolve'])} prompts over {len(ys) - 1} iterations; mean best score {ys[0]:.3f} -> {ys[-1]:.3f} | {times.get('evolution', 0)} |
-| 2 SFT pairs | kept {pair_counts.get('kept', 0)} of {pair_counts.get('sources', 0)} (original, best evolved) pairs | |
-| 3 SFT | LoRA on SmolLM2, {sft and sft.get('steps')} steps, loss {sft and round(sft.get('first_logged_loss', float('nan')), 3)} -> {sft and round(sft.get('last_logged_loss', float('nan')), 3)} | {times.get('sft', 0)} |
-| 4 DPO triples | {triple_counts.get('triples', 0)} triples from {triple_counts.get('prompts', 0)} prompts x {cfg.dpo_candidates} samples ({rules.get('mode')} thresholds, margin {rules.get('margin')}) | {times.get('dpo_data', 0)} |
-| 5 DPO | new LoRA on the merged SFT model, {dpo and dpo.get('steps')} steps | {times.get('dpo', 0)} |
-{grpo_row}| 6 evaluation | {len(splits['eval'])} held-out prompts x {cfg.seeds} seed(s), paired | {times.get('evaluation', 0)} |
+{demo_stage_rows(results, cfg)}
 
 Held-out ranking score (against the original prompt): trained booster **{b['mean']:.3f}** [{b['low']:.3f}, {b['high']:.3f}]
 vs original prompts {i['mean']:.3f} [{i['low']:.3f}, {i['high']:.3f}]; the booster's rewrite wins on

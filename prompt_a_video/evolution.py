@@ -378,6 +378,8 @@ class Evolution:
 
 # %% ../nbs/31_evolution.ipynb #955cc110
 REDUCERS = {"batch_prompts": 1, "early_stop": 0, "screen": 1.0, "screen_min": 12}   # cost reducers and their off values
+
+# %% ../nbs/31_evolution.ipynb #065ee80b
 # Settings added after run folders were first written, at the values that behave as before: a run stores one only
 # when it is set otherwise, so an older folder (which has no such key) still resumes under the default.
 LATER_SETTINGS = REDUCERS | {"rank_decimals": None, "operator_template": "paper"}

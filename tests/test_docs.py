@@ -140,3 +140,10 @@ def test_every_public_parameter_has_a_docment():
     import subprocess, sys
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "check_docments.py"), "--strict"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_exported_cells_keep_their_shape():
+    "Exported cells stay short and hold one definition each (median at most 12 lines, none over 60, no method attached by assignment)."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "cell_stats.py"), "--check", "--list", "5"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]
