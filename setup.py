@@ -20,6 +20,7 @@ min_python = cfg["min_python"]
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
 ray_requirements = shlex.split(cfg.get("ray_requirements", ""))
+fast_requirements = shlex.split(cfg.get("fast_requirements", ""))
 scripts = [s.strip() for s in cfg.get("console_scripts", "").split("\n") if s.strip()]
 
 setuptools.setup(
@@ -43,7 +44,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg["lib_name"]: ["prompt_sets/*.txt", "prompt_sets/*.md"]},   # named prompt sets (paper-vbench-100, paper-webvid-130) and their sources
     install_requires=requirements,
-    extras_require={"dev": dev_requirements, "ray": ray_requirements},
+    extras_require={"dev": dev_requirements, "ray": ray_requirements, "fast": fast_requirements},
     python_requires=">=" + min_python,
     zip_safe=False,
     entry_points={"console_scripts": scripts, "nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .core import PavError, Config, register_preset, atomic_write, short_path
-from .sft import (LLAMA_ALL, training_args, with_step_lr, open_run, data_fingerprint, save_booster, model_card,
+from .sft import (LLAMA_ALL, training_args, check_kernels, with_step_lr, open_run, data_fingerprint, save_booster, model_card,
                                 load_base, kill_callback, quiet_trainer)
 from .data import triples_dataset, load_triples_json, sft_prompts, norm_prompt
 
@@ -46,7 +46,7 @@ class DPORecipe(Config):
     max_prompt_length: int = 512       # longer prompts keep their last tokens (trl 0.8.6's default truncation)
     precompute_ref: bool = True        # reference log-probs computed once before training, not per epoch
     padding_free: bool = False         # flatten batches without padding (trl 1.16 falls back to padding for DPO)
-    liger: bool = False                # Liger kernels (GPU, liger-kernel installed)
+    liger: bool = False                # Liger kernels (GPU; pip install 'prompt-a-video[fast]')
     gradient_checkpointing: bool = False  # trade compute for memory
     bf16: bool | None = None           # None: bf16 on a GPU that supports it
     save_steps: int = 50               # checkpoint every this many optimizer steps (resume point)
@@ -215,6 +215,7 @@ def train_dpo(sft_dir: str | Path,                # the SFT booster folder (from
     spec = {"kind": "dpo", "recipe": recipe.to_dict(), "data": data_fingerprint(ds), "sft": str(Path(sft_dir).resolve())}
     if (out / "booster.json").is_file() and (out / "run.json").is_file():
         open_run(out, spec); return out
+    check_kernels(recipe)
     tok, model = load_base(info["base"])
     train, cut = cap_prompts(ds, tok, recipe.max_prompt_length)
     if recipe.mode == "merge":

@@ -20,8 +20,8 @@ from typing import Sequence
 from .core import PavError, Config, check_sampling, register_preset, atomic_write, kill_point, short_path
 
 # %% auto #0
-__all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_args', 'with_step_lr', 'builtin_pairs',
-           'data_fingerprint', 'open_run', 'kill_callback', 'quiet_trainer', 'checkpoint_first_layers',
+__all__ = ['LLAMA_ATTENTION', 'LLAMA_ALL', 'SFTRecipe', 'world_size', 'training_args', 'check_kernels', 'with_step_lr',
+           'builtin_pairs', 'data_fingerprint', 'open_run', 'kill_callback', 'quiet_trainer', 'checkpoint_first_layers',
            'partial_checkpointing', 'plot_curves', 'model_card', 'save_booster', 'load_base', 'train_sft']
 
 # %% ../nbs/41_sft.ipynb #b9c7d42b
@@ -55,7 +55,7 @@ class SFTRecipe(Config):
     packing: bool = False              # pack examples into `max_length`-token blocks (released: 4096)
     padding_free: bool = False         # flatten each batch without padding (attention must keep sequences apart: `attn`)
     attn: str | None = None            # attention implementation: None (the model's default), 'sdpa', 'flex_attention', 'eager'
-    liger: bool = False                # Liger kernels (GPU, liger-kernel installed)
+    liger: bool = False                # Liger kernels (GPU; pip install 'prompt-a-video[fast]')
     gradient_checkpointing: bool = False  # trade compute for memory
     checkpoint_layers: int = 0         # with gradient_checkpointing: checkpoint only the first N decoder layers (0: all)
     bf16: bool | None = None           # None: bf16 on a GPU that supports it, fp32 otherwise
@@ -138,6 +138,16 @@ def training_args(recipe,                 # an `SFTRecipe` or `DPORecipe`
         return SFTConfig(**common, packing=recipe.packing, packing_strategy="wrapped", completion_only_loss=True)
     return DPOConfig(**common, beta=recipe.beta, loss_type=["sigmoid"], optim=recipe.optim,
                      precompute_ref_log_probs=recipe.precompute_ref)
+
+# %% ../nbs/41_sft.ipynb #e76bfc75
+def check_kernels(recipe):  # an `SFTRecipe` or `DPORecipe`
+    "Refuse Liger kernels where liger-kernel is not installed, before a run folder is written or a model loaded."
+    import importlib.util
+    if getattr(recipe, "liger", False) and importlib.util.find_spec("liger_kernel") is None:
+        raise PavError("the recipe asks for Liger kernels (liger=True, as the `fast` preset does) but liger-kernel is not "
+                       "installed: pip install 'prompt-a-video[fast]' (or liger-kernel) on the GPU machine, or train with "
+                       "liger=False (--no-liger)")
+
 
 # %% ../nbs/41_sft.ipynb #fdefcabe
 def with_step_lr(trainer_cls,   # a transformers/trl Trainer class
@@ -386,6 +396,7 @@ def train_sft(data,                            # a prompt/completion `Dataset` (
         open_run(out, {"kind": "sft", "recipe": recipe.to_dict(), "data": data_fingerprint(data)})
         return out                                                  # finished already
     if len(data) == 0: raise PavError("the SFT data set is empty")
+    check_kernels(recipe)
     from prompt_a_video.booster import BOOSTER_JSON_KEYS
     bad = sorted(set(recipe.decoding or {}) - set(BOOSTER_JSON_KEYS) | set(recipe.decoding or {}) & {"base", "template", "prefill"})
     if bad: raise PavError(f"decoding sets {bad}; it may set {[k for k in BOOSTER_JSON_KEYS if k not in ('base', 'template', 'prefill')]}")
