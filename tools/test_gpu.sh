@@ -7,6 +7,7 @@
 #   make test-gpu WHEELS=/path/to/wheels   # a machine without network: pip --no-index --find-links DIR
 #   bash tools/test_gpu.sh --setup         # only make .venv-gpu (while the GPU is busy with something else)
 #   bash tools/test_gpu.sh --run           # only run the notebooks, in the .venv-gpu made before
+#   bash tools/test_gpu.sh --run nbs/27_rewards_gpu.ipynb ...   # only these notebooks, in this order
 #
 # Steps: refuse unless `nvidia-smi` finds a GPU; make .venv-gpu afresh with --system-site-packages; refuse unless
 # torch there sees the GPU; build the wheel (`python -m build --wheel`); install it with its [dev] extras, then the
@@ -30,6 +31,9 @@ WHEELS=${WHEELS:-}
 ASSET_PKGS=${ASSET_PKGS:-$(sed -n 's/^ASSET_PKGS *:= *//p' Makefile)}
 die() { echo "$*" >&2; exit 1; }
 MODE=${1:-all}
+shift $(( $# > 0 ? 1 : 0 ))
+PICK=("$@")   # --run's notebooks (none: every notebook with a #| cuda cell)
+(( ${#PICK[@]} == 0 )) || [[ $MODE == --run ]] || { echo "test-gpu: notebooks may be named only after --run" >&2; exit 1; }
 [[ $MODE == all || $MODE == --setup || $MODE == --run ]] || die "test-gpu: unknown argument '$MODE' (use --setup, --run or nothing)"
 
 command -v nvidia-smi >/dev/null 2>&1 || die "test-gpu needs a CUDA GPU: nvidia-smi is not on PATH (run it on a GPU machine)"
@@ -86,6 +90,10 @@ for p in sorted(pathlib.Path("nbs").rglob("*.ipynb")):
     src = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     if any(l.startswith("#|") and "cuda" in l[2:].split() for s in src for l in s.splitlines()): print(p)')
 (( ${#nbs[@]} )) || die "test-gpu: no notebook has a #| cuda cell"
+if (( ${#PICK[@]} )); then
+  for nb in "${PICK[@]}"; do [[ " ${nbs[*]} " == *" $nb "* ]] || die "test-gpu: $nb is not a notebook with a #| cuda cell (they are: ${nbs[*]})"; done
+  nbs=("${PICK[@]}")
+fi
 echo "test-gpu: ${#nbs[@]} notebooks on $gpu, torch $torch_ver"
 
 rows=() failed=0
