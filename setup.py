@@ -40,9 +40,11 @@ setuptools.setup(
         "License :: " + lic[1],
         "Natural Language :: " + cfg["language"].title(),
     ] + ["Programming Language :: Python :: " + v for v in py_versions[py_versions.index(min_python):]],
-    packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
+    # prompt_sets/ holds data only (named prompt sets: paper-vbench-100, paper-webvid-130, and their sources): listed as
+    # a package of its own so that setuptools ships it without its "data folder as a package" deprecation warning
+    packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]) + [cfg["lib_name"] + ".prompt_sets"],
     include_package_data=True,
-    package_data={cfg["lib_name"]: ["prompt_sets/*.txt", "prompt_sets/*.md"]},   # named prompt sets (paper-vbench-100, paper-webvid-130) and their sources
+    package_data={cfg["lib_name"] + ".prompt_sets": ["*.txt", "*.md"]},
     install_requires=requirements,
     extras_require={"dev": dev_requirements, "ray": ray_requirements, "fast": fast_requirements},
     python_requires=">=" + min_python,
