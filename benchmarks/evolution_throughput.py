@@ -20,7 +20,9 @@ Sections (each a list of rows printed as a table; `--json FILE` appends them as 
   per source prompt, seconds per video, busy share, and the GPU-seconds ratio against the released order.
 - `anchor`: the pipeline alone, video after video, at `--steps` (the busy share no engine can beat at that step
   count), then one video at `--anchor-steps` (50: the released setting) without and with PAB, and its scoring,
-  to carry the split to the released step count.
+  to carry the split to the released step count. `--anchor-compile MODE...` adds one PAB row per torch.compile mode
+  (after a first, compiling video): whether less CPU time per step (CUDA graphs: `reduce-overhead`) lifts the busy
+  share above the pipeline's own with PAB.
 - `plans`: `resident`, then `swap` under a 40 GB cap and `offload` under a 24 GB cap
   (`torch.cuda.set_per_process_memory_fraction`): peak memory and time per video, against `resident` in the
   same run.
@@ -35,9 +37,10 @@ the model, frames, resolution, scheduler and guidance are the paper's. GPU only:
     python benchmarks/evolution_throughput.py --sections orders anchor --tokenizers DIR
     python benchmarks/evolution_throughput.py --sections batch plans --tokenizers DIR
     python benchmarks/evolution_throughput.py --sections reducers anchor --iterations 8 --tokenizers DIR
+    python benchmarks/evolution_throughput.py --sections anchor --anchor-compile default reduce-overhead
 
-`DIR` holds `lm-tokenizer/` (stands in for Idefics2's Mistral tokenizer; its length sets the vocabulary; made
-there, word-level with Mistral's 32,000 entries, if missing). The T5 and CLIP tokenizers come from the package's
+`DIR` holds `standin-32000/` (stands in for Idefics2's Mistral tokenizer; its length sets the vocabulary: the
+package's `standin_tokenizer(32000, DIR)`, made there if missing). The T5 and CLIP tokenizers come from the package's
 asset cache (`PAV_CACHE`).
 """
 import argparse
@@ -51,7 +54,7 @@ from pathlib import Path
 
 import torch
 
-from prompt_a_video.benchmarking import random_paper_suite, random_pipeline
+from prompt_a_video.benchmarking import random_paper_suite, random_pipeline, standin_tokenizer
 from prompt_a_video.core import format_table
 from prompt_a_video.evolution import Evolution, EvolutionConfig
 from prompt_a_video.llm import OpenAIChat
@@ -83,15 +86,8 @@ class Busy:
 
 
 def lm_tokenizer(folder) -> Path:
-    "`folder/lm-tokenizer`, made first if missing: a word-level stand-in with Mistral's 32,000 entries (only its length matters)."
-    path = Path(folder) / "lm-tokenizer"
-    if not (path / "tokenizer.json").is_file():
-        from tokenizers import Tokenizer, models, pre_tokenizers
-        from transformers import PreTrainedTokenizerFast
-        vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"w{i}": i for i in range(3, 32000)}}
-        tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>")); tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>").save_pretrained(path)
-    return path
+    "`folder/standin-32000`: the package's word-level stand-in with Mistral's 32,000 entries (only its length matters), made once."
+    return Path(standin_tokenizer(32000, folder).name_or_path)
 
 
 def generator(pipe, steps, **kw):
@@ -172,6 +168,19 @@ def section_anchor(a, pipe, suite, op, out):
         rows.append({"what": f"{n} video{'s' * (n > 1)} at {steps} steps, cache hook {hook}, then one scored",
                      "render s / video": round((t1 - t0) / n, 1), "busy while rendering (NVML)": round(busy.share, 3),
                      "score s": round(t2 - t1, 2), "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)})
+    for mode in a.anchor_compile:          # last: compiling changes the shared pipeline's transformer for good
+        pipe.transformer.compile(mode=None if mode == "default" else mode)
+        g = generator(pipe, a.anchor_steps, cache_hook="pab")
+        torch.cuda.synchronize(); t0 = time.perf_counter()
+        g.generate(SOURCES[0], seeds=0, progress=False); torch.cuda.synchronize()     # compiles: every step's path once
+        warm = time.perf_counter() - t0
+        torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
+        with Busy() as busy:
+            g.generate(SOURCES[1], seeds=12, progress=False); torch.cuda.synchronize()
+        rows.append({"what": f"1 video at {a.anchor_steps} steps, cache hook pab, torch.compile mode {mode} "
+                             f"(first video, compiling: {warm:.0f} s)",
+                     "render s / video": round(time.perf_counter() - t0, 1), "busy while rendering (NVML)": round(busy.share, 3),
+                     "score s": None, "peak GB": round(torch.cuda.max_memory_allocated() / GB, 1)})
     return rows
 
 
@@ -258,9 +267,12 @@ SECTIONS = {"orders": section_orders, "reducers": section_reducers, "anchor": se
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
-    ap.add_argument("--tokenizers", default=".bench", help="folder holding lm-tokenizer/")
+    ap.add_argument("--tokenizers", default=".bench", help="folder holding (or to hold) standin-32000/, the stand-in for Idefics2's tokenizer")
     ap.add_argument("--steps", type=int, default=6, help="denoising steps of every evolution render")
     ap.add_argument("--anchor-steps", type=int, default=50)
+    ap.add_argument("--anchor-compile", nargs="*", default=[], choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                    help="anchor rows with PAB and the transformer under torch.compile in these modes (reduce-overhead: CUDA graphs), "
+                         "to see whether less CPU time per step lifts the busy share")
     ap.add_argument("--iterations", type=int, default=2, help="operator rounds per source prompt (paper: 8)")
     ap.add_argument("--sources", type=int, default=3, help="source prompts of the package's run")
     ap.add_argument("--released-sources", type=int, default=1, help="source prompts run in the released order")

@@ -96,7 +96,7 @@ def build(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tokenizers", default=".bench", help="folder holding (or to hold) lm-tokenizer/, the stand-in for Idefics2's")
+    ap.add_argument("--tokenizers", default=".bench", help="folder holding (or to hold) standin-32000/, the stand-in for Idefics2's tokenizer")
     ap.add_argument("--steps", type=int, default=6, help="denoising steps of each render")
     ap.add_argument("--anchor-steps", type=int, default=50, help="denoising steps the step is extrapolated to")
     ap.add_argument("--max-steps", type=int, default=2, help="GRPO steps timed (the first includes warm-up)")
