@@ -139,7 +139,7 @@ def training_args(recipe,                 # an `SFTRecipe` or `DPORecipe`
     return DPOConfig(**common, beta=recipe.beta, loss_type=["sigmoid"], optim=recipe.optim,
                      precompute_ref_log_probs=recipe.precompute_ref)
 
-# %% ../nbs/41_sft.ipynb #e76bfc75
+# %% ../nbs/41_sft.ipynb #7fabde81
 def check_kernels(recipe):  # an `SFTRecipe` or `DPORecipe`
     "Refuse Liger kernels where liger-kernel is not installed, before a run folder is written or a model loaded."
     import importlib.util
